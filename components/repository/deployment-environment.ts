@@ -1,0 +1,108 @@
+import * as github from "@pulumi/github";
+import * as pulumi from "@pulumi/pulumi";
+import { actionsSecretOptions } from "./actions-secret";
+
+/** Arguments of a DeploymentEnvironment component. */
+export interface DeploymentEnvironmentArgs {
+    /** Repository name, without the owner. */
+    readonly repository: pulumi.Input<string>;
+    /** Environment name, such as staging or production. */
+    readonly environment: string;
+    /** Branch patterns allowed to deploy to the environment. Default: none. */
+    readonly branchPatterns?: string[];
+    /** Tag patterns allowed to deploy to the environment. Default: none. */
+    readonly tagPatterns?: string[];
+    /** GitHub logins whose approval a deployment needs. Default: none. */
+    readonly reviewerLogins?: string[];
+    /** Team slugs (of the repository's organization) whose approval a deployment needs. Default: none. */
+    readonly reviewerTeams?: string[];
+    /** Refuse approval by the person who triggered the deployment. Default: true. */
+    readonly preventSelfReview?: boolean;
+    /** Let administrators bypass the protection rules. Default: false. */
+    readonly adminsBypass?: boolean;
+    /** Minutes to wait before a deployment proceeds. Default: 0. */
+    readonly waitTimerMinutes?: number;
+    /** Environment secrets: name to value; each value must be a secret Output. */
+    readonly secrets: Readonly<Record<string, pulumi.Output<string>>>;
+}
+
+/** Resolves GitHub logins to the numeric user IDs environment reviewers require. */
+function userIds(logins: string[], opts: pulumi.InvokeOutputOptions): pulumi.Output<number[]> {
+    return pulumi.all(logins.map((username) => github.getUserOutput({ username }, opts).id.apply(Number)));
+}
+
+/** Resolves team slugs to the numeric team IDs environment reviewers require. */
+function teamIds(slugs: string[], opts: pulumi.InvokeOutputOptions): pulumi.Output<number[]> {
+    return pulumi.all(
+        slugs.map((slug) => github.getTeamOutput({ slug, summaryOnly: true }, opts).id.apply(Number)),
+    );
+}
+
+/**
+ * A GitHub deployment environment with its protection rules and its own secrets. Deployments are
+ * allowed only from the listed branch and tag patterns; jobs read the secrets only once bound to
+ * the environment (and, where reviewers are set, approved).
+ */
+export class DeploymentEnvironment extends pulumi.ComponentResource {
+    public readonly name: pulumi.Output<string>;
+    /** The names of the environment's secrets (never their values). */
+    public readonly secretNames: pulumi.Output<string[]>;
+
+    constructor(name: string, args: DeploymentEnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("cicd:repository:DeploymentEnvironment", name, {}, opts);
+        const invokeOpts = { parent: this };
+        const logins = args.reviewerLogins ?? [];
+        const teams = args.reviewerTeams ?? [];
+
+        const environment = new github.RepositoryEnvironment(
+            `${name}-environment`,
+            {
+                repository: args.repository,
+                environment: args.environment,
+                reviewers:
+                    logins.length + teams.length > 0
+                        ? [{ users: userIds(logins, invokeOpts), teams: teamIds(teams, invokeOpts) }]
+                        : undefined,
+                preventSelfReview: args.preventSelfReview ?? true,
+                canAdminsBypass: args.adminsBypass ?? false,
+                waitTimer: args.waitTimerMinutes ?? 0,
+                deploymentBranchPolicy: { protectedBranches: false, customBranchPolicies: true },
+            },
+            { parent: this },
+        );
+
+        const policies: [kind: "branch" | "tag", pattern: string][] = [
+            ...(args.branchPatterns ?? []).map((p): ["branch", string] => ["branch", p]),
+            ...(args.tagPatterns ?? []).map((p): ["tag", string] => ["tag", p]),
+        ];
+        for (const [kind, pattern] of policies) {
+            new github.RepositoryEnvironmentDeploymentPolicy(
+                `${name}-${kind}-${pattern}`,
+                {
+                    repository: args.repository,
+                    environment: environment.environment,
+                    ...(kind === "branch" ? { branchPattern: pattern } : { tagPattern: pattern }),
+                },
+                { parent: this },
+            );
+        }
+
+        const secretNames = Object.keys(args.secrets).sort();
+        for (const secretName of secretNames) {
+            new github.ActionsEnvironmentSecret(
+                `${name}-${secretName.toLowerCase()}`,
+                {
+                    repository: args.repository,
+                    environment: environment.environment,
+                    secretName,
+                    value: pulumi.secret(args.secrets[secretName]),
+                },
+                actionsSecretOptions(this),
+            );
+        }
+
+        this.name = environment.environment;
+        this.secretNames = pulumi.output(secretNames);
+        this.registerOutputs({ name: this.name, secretNames: this.secretNames });
+    }
+}

@@ -1,0 +1,493 @@
+/**
+ * The stack's whole configuration, validated once when the program starts and turned into one typed
+ * object. Components never read config; index.ts passes them the parts they need.
+ *
+ * Every error names the key (as written in Pulumi.<stack>.yaml), what is wrong, and the fix.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+
+// ---------------------------------------------------------------------------------------------------
+// Patterns. Anything that may reach a shell on a host is matched against a strict pattern here.
+
+/** GitHub login: alphanumerics and single inner hyphens, at most 39 characters. */
+const githubLogin = /^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$/;
+/** GitHub team slug as it appears in URLs: lowercase, digits, hyphens, underscores. */
+const teamSlug = /^[a-z0-9][a-z0-9_-]{0,99}$/;
+/** GitHub repository name. */
+const repositoryName = /^[A-Za-z0-9_.-]{1,100}$/;
+/** A git branch name (a safe subset of git-check-ref-format). */
+const branchName = /^(?!\/|.*(?:\/\/|\.\.|@\{|\/$|\.lock$|\.$))[A-Za-z0-9._/-]{1,200}$/;
+/** A ref pattern GitHub accepts for deployment policies: ref characters plus the globs * ? [ ]. */
+const refPattern = /^(?!\/|.*(?:\/\/|\.\.|@\{|\/$))[A-Za-z0-9._/*?[\]-]{1,200}$/;
+/** Image repository without tag or digest: registry/path/name, lowercase as Docker requires. */
+const imageRepository =
+    /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::[0-9]{1,5})?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+/** An image tag, as Docker defines it. Versions are tags. */
+const imageTag = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+/** A content digest. */
+const imageDigest = /^sha256:[a-f0-9]{64}$/;
+/** Host name or IP address (v4, or v6 without brackets). */
+const hostAddress =
+    /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|[0-9a-fA-F:]+)$/;
+/** A Unix user name. */
+const unixUser = /^[a-z_][a-z0-9_-]{0,31}$/;
+/** One public host key line as in known_hosts, without the host field: "<type> <base64>". */
+const hostKey = /^(?:ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)) [A-Za-z0-9+/]+={0,2}$/;
+/** A host name used in resource names. */
+const resourceName = /^[a-z0-9][a-z0-9-]{0,39}$/;
+/** An absolute URL path. */
+const urlPath = /^\/[A-Za-z0-9._~/-]*$/;
+/** A relative path inside the app repository. */
+const relativePath = /^(?!\/)(?!.*\.\.)[A-Za-z0-9._/-]+$/;
+
+function refPatternBalanced(pattern: string): boolean {
+    let open = false;
+    for (const c of pattern) {
+        if (c === "[") {
+            if (open) return false;
+            open = true;
+        } else if (c === "]") {
+            if (!open) return false;
+            open = false;
+        }
+    }
+    return !open;
+}
+
+const port = z.number().int().min(1).max(65535);
+const positive = z.number().int().min(1);
+
+// ---------------------------------------------------------------------------------------------------
+// The schema: one entry per top-level config key.
+
+const githubSchema = z.strictObject({
+    owner: z.string().regex(githubLogin, {
+        error: "must be a GitHub user or organization name, such as acme (no @, no URL)",
+    }),
+    repository: z.string().regex(repositoryName, {
+        error: "must be the repository name without the owner, such as web-app",
+    }),
+    repositoryObjectsStack: z.string().regex(/^[A-Za-z0-9_.-]+$/, {
+        error: "must name the one stack (such as production) that declares branch protection, repository secrets and workflow files",
+    }),
+    branches: z
+        .strictObject({
+            main: z
+                .string()
+                .regex(branchName, { error: "must be a branch name such as main" })
+                .default("main"),
+            develop: z
+                .string()
+                .regex(branchName, { error: "must be a branch name such as develop" })
+                .default("develop"),
+        })
+        .default({ main: "main", develop: "develop" }),
+    requiredApprovals: z
+        .number({ error: "must be a whole number of approving reviews, 1 or more" })
+        .int({ error: "must be a whole number of approving reviews, 1 or more" })
+        .min(1, { error: "must be at least 1: main requires an approving review before merging" })
+        .max(6, { error: "must be at most 6 (GitHub's limit)" })
+        .default(1),
+});
+
+const reviewersSchema = z
+    .strictObject({
+        users: z
+            .array(
+                z.string().regex(githubLogin, {
+                    error: "must be a GitHub login without @, such as bob",
+                }),
+            )
+            .default([]),
+        teams: z
+            .array(
+                z.string().regex(teamSlug, {
+                    error: "must be a team slug without the organization, such as platform-team",
+                }),
+            )
+            .default([]),
+    })
+    .refine((r) => r.users.length + r.teams.length <= 6, {
+        error: "lists more than 6 reviewers; GitHub allows at most 6 users and teams in total",
+    })
+    .default({ users: [], teams: [] });
+
+const tagOrBranchPattern = (what: string) =>
+    z
+        .string()
+        .regex(refPattern, {
+            error: `must be a ${what} pattern such as ${what === "tag" ? "v*" : "develop or release/*"} (glob characters * ? [ ] only; no spaces, ^, $ or \\)`,
+        })
+        .refine(refPatternBalanced, { error: `must be a ${what} pattern with balanced [ ]` });
+
+const environmentSchema = z
+    .strictObject({
+        name: z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, {
+            error: "must be a lowercase environment name such as staging or production",
+        }),
+        url: z.url({
+            protocol: /^https?$/,
+            error: "must be the environment's http(s) URL, such as https://staging.example.com",
+        }),
+        deployFrom: z
+            .strictObject({
+                branches: z.array(tagOrBranchPattern("branch")).default([]),
+                tags: z.array(tagOrBranchPattern("tag")).default([]),
+            })
+            .refine((d) => d.branches.length + d.tags.length > 0, {
+                error: "must list at least one branch or tag pattern, such as branches: [develop] or tags: [v*]",
+            }),
+        reviewers: reviewersSchema,
+        preventSelfReview: z.boolean().default(true),
+        adminsBypass: z.boolean().default(false),
+        waitTimerMinutes: z.number().int().min(0).max(43200).default(0),
+    })
+    .refine((e) => e.name !== "production" || e.reviewers.users.length + e.reviewers.teams.length > 0, {
+        error: "production needs at least one required reviewer: set reviewers.users or reviewers.teams",
+        path: ["reviewers"],
+    });
+
+const hostSchema = z.strictObject({
+    name: z.string().regex(resourceName, { error: "must be a short lowercase name such as web-1" }),
+    address: z
+        .string()
+        .regex(hostAddress, { error: "must be a host name or IP address, such as web-1.example.com" }),
+    port: port.default(22),
+    hostKey: z.string().regex(hostKey, {
+        error: 'must be the host\'s public key as "<type> <base64>", e.g. the output of: ssh-keyscan -t ed25519 HOST | cut -d" " -f2-',
+    }),
+});
+
+const deploySchema = z
+    .strictObject({
+        user: z.string().regex(unixUser, { error: "must be a Unix user name such as deploy" }),
+        hosts: z.array(hostSchema).min(1, { error: "must list at least one host" }),
+        image: z.string().regex(imageRepository, {
+            error: "must be an image repository without tag, such as registry.example.com/acme/web-app",
+        }),
+        resolveDigest: z.boolean().default(true),
+        publicPort: port.default(80),
+        appPort: port.default(8000),
+        bluePort: port.default(18001),
+        greenPort: port.default(18002),
+        proxyImage: z
+            .string()
+            .regex(/^[a-z0-9][a-z0-9._/:-]*(?:@sha256:[a-f0-9]{64})?$/, {
+                error: "must be an image reference such as haproxy:2.6",
+            })
+            .default("haproxy:2.6"),
+        health: z
+            .strictObject({
+                path: z
+                    .string()
+                    .regex(urlPath, { error: "must be a URL path such as /health" })
+                    .default("/health"),
+                successes: positive.max(100).default(3),
+                intervalMs: positive.max(60000).default(500),
+                timeoutSeconds: positive.max(3600).default(60),
+            })
+            .default({ path: "/health", successes: 3, intervalMs: 500, timeoutSeconds: 60 }),
+        smokePaths: z
+            .array(z.string().regex(urlPath, { error: "must be a URL path such as /version" }))
+            .default(["/health"]),
+        batchSize: positive.default(1),
+        keepReleases: positive.max(100).default(20),
+    })
+    .refine((d) => new Set(d.hosts.map((h) => h.name)).size === d.hosts.length, {
+        error: "host names must be unique",
+        path: ["hosts"],
+    })
+    .refine((d) => new Set([d.publicPort, d.bluePort, d.greenPort]).size === 3, {
+        error: "publicPort, bluePort and greenPort must be three different ports",
+        path: ["publicPort"],
+    });
+
+const workflowsSchema = z
+    .strictObject({
+        pythonVersion: z
+            .string()
+            .regex(/^3\.[0-9]{1,2}$/, { error: 'must be a Python version such as "3.12"' })
+            .default("3.12"),
+        sourceDir: z
+            .string()
+            .regex(relativePath, { error: "must be a relative path such as app" })
+            .default("app"),
+        testDir: z
+            .string()
+            .regex(relativePath, { error: "must be a relative path such as tests" })
+            .default("tests"),
+        coverageThreshold: z.number().int().min(0).max(100).default(80),
+        pulumiDir: z
+            .string()
+            .regex(relativePath, { error: "must be a relative path such as infra" })
+            .default("infra"),
+        dockerfile: z
+            .string()
+            .regex(relativePath, { error: "must be a relative path such as Dockerfile" })
+            .default("Dockerfile"),
+    })
+    .default({
+        pythonVersion: "3.12",
+        sourceDir: "app",
+        testDir: "tests",
+        coverageThreshold: 80,
+        pulumiDir: "infra",
+        dockerfile: "Dockerfile",
+    });
+
+/** Object-valued keys, parsed from the JSON Pulumi hands the program. */
+const objectKeys = {
+    github: githubSchema.optional(),
+    environment: environmentSchema,
+    deploy: deploySchema.optional(),
+    workflows: workflowsSchema,
+} as const;
+
+/** Plain scalar keys. */
+const scalarKeys = {
+    version: z
+        .string()
+        .regex(imageTag, { error: "must be an image tag such as 1.4.2 (letters, digits, . _ - only)" })
+        .optional(),
+    digest: z
+        .string()
+        .regex(imageDigest, { error: "must be a digest such as sha256:<64 hex digits>" })
+        .optional(),
+} as const;
+
+/** Secret keys: set with `pulumi config set --secret`, never stored in plaintext. */
+const secretKeys = {
+    dockerUsername: "the registry user name",
+    dockerPassword: "the registry password or access token",
+    deploySshKey: "the deploy user's SSH private key (PEM or OpenSSH format)",
+    slackWebhook: "the Slack incoming-webhook URL",
+    pulumiAccessToken: "the Pulumi Cloud access token the workflows log in with",
+    pulumiBackendUrl:
+        "the self-managed backend URL the workflows log in to (s3://..., azblob://..., file://...)",
+    pulumiConfigPassphrase: "the passphrase that encrypts this project's stack secrets",
+} as const;
+type SecretKey = keyof typeof secretKeys;
+
+/** Secrets read from a file rather than typed at the prompt. */
+const secretFromFile: Partial<Record<SecretKey, string>> = {
+    deploySshKey: "~/.ssh/deploy_ed25519",
+};
+
+const configSchema = z.strictObject({ ...objectKeys, ...scalarKeys });
+type ParsedConfig = z.infer<typeof configSchema>;
+
+// ---------------------------------------------------------------------------------------------------
+// The typed result.
+
+export type GithubSettings = NonNullable<ParsedConfig["github"]> & {
+    /** Whether this stack declares the repository-wide objects. */
+    readonly ownsRepositoryObjects: boolean;
+};
+export type EnvironmentSettings = ParsedConfig["environment"];
+export type DeploySettings = NonNullable<ParsedConfig["deploy"]>;
+export type HostSettings = DeploySettings["hosts"][number];
+export type WorkflowSettings = ParsedConfig["workflows"];
+export type Secrets = { readonly [K in SecretKey]?: pulumi.Output<string> };
+
+export interface PipelineConfig {
+    readonly project: string;
+    readonly stack: string;
+    /** GitHub side; absent for a stack that manages no GitHub objects. */
+    readonly github?: GithubSettings;
+    readonly environment: EnvironmentSettings;
+    /** Target hosts; absent for a stack that deploys nowhere. */
+    readonly deploy?: DeploySettings;
+    readonly workflows: WorkflowSettings;
+    /** The app version (image tag) to serve and, when known, its digest. */
+    readonly release: { readonly version?: string; readonly digest?: string };
+    /** Secret values, each an Output marked secret. */
+    readonly secrets: Secrets;
+}
+
+/** Raised when the stack's configuration is invalid; lists every problem at once. */
+export class ConfigError extends Error {
+    constructor(
+        readonly stack: string,
+        readonly problems: string[],
+    ) {
+        super(
+            `Invalid configuration for stack "${stack}" (Pulumi.${stack}.yaml):\n` +
+                problems.map((p) => `  - ${p}`).join("\n"),
+        );
+        this.name = "ConfigError";
+    }
+}
+
+/** The raw inputs of `parseConfig`: what Pulumi hands the program. */
+export interface RawConfig {
+    readonly project: string;
+    readonly stack: string;
+    /** Keys as "<project>:<key>" with string values (objects arrive as JSON). */
+    readonly values: Readonly<Record<string, string>>;
+    /** Keys ("<project>:<key>") whose values are secrets. */
+    readonly secretKeys: ReadonlySet<string>;
+}
+
+function keyPath(project: string, path: readonly PropertyKey[]): string {
+    let s = `${project}:${String(path[0])}`;
+    for (const p of path.slice(1)) s += typeof p === "number" ? `[${p}]` : `.${String(p)}`;
+    return s;
+}
+
+/** The command that sets a secret; it prompts for the value, so the value stays out of shell history. */
+function setSecretCommand(raw: RawConfig, key: SecretKey): string {
+    const file = secretFromFile[key];
+    return `pulumi config set --secret -s ${raw.stack} ${key}` + (file ? ` < ${file}` : "");
+}
+
+/**
+ * Validates raw config and builds the typed object. Pure apart from wrapping secrets as Outputs,
+ * so tests can feed it any configuration.
+ */
+export function parseConfig(raw: RawConfig): PipelineConfig {
+    const problems: string[] = [];
+    const prefix = `${raw.project}:`;
+    const known = new Set<string>([...Object.keys(configSchema.shape), ...Object.keys(secretKeys)]);
+
+    const input: Record<string, unknown> = {};
+    for (const [fullKey, value] of Object.entries(raw.values)) {
+        if (!fullKey.startsWith(prefix)) continue; // provider config such as github:token
+        const key = fullKey.slice(prefix.length);
+        if (!known.has(key)) {
+            problems.push(
+                `${fullKey}: unknown key. Known keys: ${[...known].sort().join(", ")}. Fix: pulumi config rm -s ${raw.stack} ${key}`,
+            );
+            continue;
+        }
+        if (key in secretKeys) continue;
+        if (key in objectKeys) {
+            try {
+                input[key] = JSON.parse(value);
+            } catch {
+                problems.push(
+                    `${fullKey}: must be an object (a YAML mapping under the key), got ${JSON.stringify(value)}`,
+                );
+            }
+        } else if (value !== "") {
+            input[key] = value;
+        }
+        if (raw.secretKeys.has(fullKey)) {
+            problems.push(
+                `${fullKey}: is stored as a secret but is not one; store it in plaintext with pulumi config set`,
+            );
+        }
+    }
+
+    const result = configSchema.safeParse(input);
+    if (!result.success) {
+        for (const issue of result.error.issues) {
+            if (issue.code === "unrecognized_keys") {
+                for (const k of issue.keys) {
+                    problems.push(
+                        `${keyPath(raw.project, [...issue.path, k])}: unknown key; remove it or check its spelling`,
+                    );
+                }
+            } else if (issue.code === "invalid_type" && issue.input === undefined) {
+                problems.push(
+                    `${keyPath(raw.project, issue.path)}: is required; set it in Pulumi.${raw.stack}.yaml`,
+                );
+            } else {
+                problems.push(`${keyPath(raw.project, issue.path)}: ${issue.message}`);
+            }
+        }
+    }
+
+    const parsed = result.success ? result.data : undefined;
+    const owns = parsed?.github?.repositoryObjectsStack === raw.stack;
+
+    // Which secrets this stack needs depends on what it declares.
+    const required = new Set<SecretKey>();
+    if (parsed?.github) {
+        required.add("deploySshKey");
+        if (owns)
+            ["dockerUsername", "dockerPassword", "pulumiConfigPassphrase"].forEach((k) =>
+                required.add(k as SecretKey),
+            );
+    }
+    if (parsed?.deploy) required.add("deploySshKey");
+
+    const secrets: Record<string, pulumi.Output<string>> = {};
+    for (const key of Object.keys(secretKeys) as SecretKey[]) {
+        const fullKey = prefix + key;
+        const value = raw.values[fullKey];
+        if (value === undefined || value === "") {
+            if (required.has(key)) {
+                problems.push(
+                    `${fullKey}: is required (${secretKeys[key]}). Fix: ${setSecretCommand(raw, key)}`,
+                );
+            }
+            continue;
+        }
+        if (!raw.secretKeys.has(fullKey) && key !== "dockerUsername") {
+            problems.push(
+                `${fullKey}: is stored in plaintext but must be a secret. Fix: pulumi config rm -s ${raw.stack} ${key} && ${setSecretCommand(raw, key)}`,
+            );
+            continue;
+        }
+        if (key === "deploySshKey" && !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(value)) {
+            problems.push(
+                `${fullKey}: is not a private key (expected a -----BEGIN ... PRIVATE KEY----- block). Fix: ${setSecretCommand(raw, key)}`,
+            );
+            continue;
+        }
+        if (key === "slackWebhook" && !/^https:\/\/hooks\.slack\.com\/[A-Za-z0-9/_-]+$/.test(value)) {
+            problems.push(
+                `${fullKey}: must be a Slack incoming-webhook URL (https://hooks.slack.com/...). Fix: ${setSecretCommand(raw, key)}`,
+            );
+            continue;
+        }
+        secrets[key] = pulumi.secret(value);
+    }
+    const hasBackend = ["pulumiAccessToken", "pulumiBackendUrl"].some((k) => raw.values[prefix + k]);
+    if (owns && !hasBackend) {
+        problems.push(
+            `${prefix}pulumiAccessToken: the workflows need a backend to run Pulumi; set one of pulumiAccessToken or pulumiBackendUrl. Fix: ${setSecretCommand(raw, "pulumiAccessToken")}`,
+        );
+    }
+    if (parsed?.github && !parsed.deploy) {
+        problems.push(
+            `${prefix}deploy: is required when github is set: DEPLOY_USER and the DEPLOY_HOST_* secret come from it`,
+        );
+    }
+    if (parsed?.deploy && !parsed.deploy.resolveDigest && !parsed.version) {
+        problems.push(
+            `${prefix}version: is required when deploy.resolveDigest is false; set it with pulumi config set -s ${raw.stack} version 1.0.0`,
+        );
+    }
+
+    if (problems.length > 0 || !parsed) throw new ConfigError(raw.stack, problems);
+
+    return {
+        project: raw.project,
+        stack: raw.stack,
+        github: parsed.github ? { ...parsed.github, ownsRepositoryObjects: owns } : undefined,
+        environment: parsed.environment,
+        deploy: parsed.deploy,
+        workflows: parsed.workflows,
+        release: { version: parsed.version, digest: parsed.digest },
+        secrets,
+    };
+}
+
+/** The Pulumi runtime's view of which config keys hold secrets (not in the SDK's public typings). */
+function configSecretKeys(values: Readonly<Record<string, string>>): Set<string> {
+    const runtime = pulumi.runtime as unknown as { isConfigSecret(key: string): boolean };
+    return new Set(Object.keys(values).filter((k) => runtime.isConfigSecret(k)));
+}
+
+/** Reads and validates the running stack's configuration. */
+export function loadConfig(): PipelineConfig {
+    const values = pulumi.runtime.allConfig();
+    return parseConfig({
+        project: pulumi.getProject(),
+        stack: pulumi.getStack(),
+        values,
+        secretKeys: configSecretKeys(values),
+    });
+}
