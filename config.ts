@@ -5,6 +5,9 @@
  * Every error names the key (as written in Pulumi.<stack>.yaml), what is wrong, and the fix.
  */
 import * as pulumi from "@pulumi/pulumi";
+import * as fs from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
 import { z } from "zod";
 
 // ---------------------------------------------------------------------------------------------------
@@ -329,6 +332,15 @@ export interface RawConfig {
     readonly secretKeys: ReadonlySet<string>;
 }
 
+/** Options of `parseConfig`. */
+export interface ParseOptions {
+    /**
+     * Whether missing secrets are errors. Default: true. Rendering the workflow files offline
+     * needs no secret values, so it turns this off.
+     */
+    readonly requireSecrets?: boolean;
+}
+
 function keyPath(project: string, path: readonly PropertyKey[]): string {
     let s = `${project}:${String(path[0])}`;
     for (const p of path.slice(1)) s += typeof p === "number" ? `[${p}]` : `.${String(p)}`;
@@ -345,7 +357,7 @@ function setSecretCommand(raw: RawConfig, key: SecretKey): string {
  * Validates raw config and builds the typed object. Pure apart from wrapping secrets as Outputs,
  * so tests can feed it any configuration.
  */
-export function parseConfig(raw: RawConfig): PipelineConfig {
+export function parseConfig(raw: RawConfig, options: ParseOptions = {}): PipelineConfig {
     const problems: string[] = [];
     const prefix = `${raw.project}:`;
     const known = new Set<string>([...Object.keys(configSchema.shape), ...Object.keys(secretKeys)]);
@@ -417,7 +429,7 @@ export function parseConfig(raw: RawConfig): PipelineConfig {
         const fullKey = prefix + key;
         const value = raw.values[fullKey];
         if (value === undefined || value === "") {
-            if (required.has(key)) {
+            if (required.has(key) && options.requireSecrets !== false) {
                 problems.push(
                     `${fullKey}: is required (${secretKeys[key]}). Fix: ${setSecretCommand(raw, key)}`,
                 );
@@ -445,7 +457,7 @@ export function parseConfig(raw: RawConfig): PipelineConfig {
         secrets[key] = pulumi.secret(value);
     }
     const hasBackend = ["pulumiAccessToken", "pulumiBackendUrl"].some((k) => raw.values[prefix + k]);
-    if (owns && !hasBackend) {
+    if (owns && !hasBackend && options.requireSecrets !== false) {
         problems.push(
             `${prefix}pulumiAccessToken: the workflows need a backend to run Pulumi; set one of pulumiAccessToken or pulumiBackendUrl. Fix: ${setSecretCommand(raw, "pulumiAccessToken")}`,
         );
@@ -490,4 +502,36 @@ export function loadConfig(): PipelineConfig {
         values,
         secretKeys: configSecretKeys(values),
     });
+}
+
+/**
+ * Reads a committed Pulumi.<stack>.yaml as the runtime would see it: objects as JSON, `secure:`
+ * values marked secret (their ciphertext is kept as the value; nothing here decrypts it).
+ * `overrides` replace or add keys, for example test values of secrets.
+ */
+export function readStackFile(
+    stack: string,
+    options: { dir?: string; overrides?: Record<string, { value: string; secret?: boolean }> } = {},
+): RawConfig {
+    const dir = options.dir ?? __dirname;
+    const project = YAML.parse(fs.readFileSync(path.join(dir, "Pulumi.yaml"), "utf8")).name as string;
+    const file = YAML.parse(fs.readFileSync(path.join(dir, `Pulumi.${stack}.yaml`), "utf8")) ?? {};
+    const values: Record<string, string> = {};
+    const secretKeys = new Set<string>();
+    for (const [key, value] of Object.entries<unknown>(file.config ?? {})) {
+        const fullKey = key.includes(":") ? key : `${project}:${key}`;
+        if (value !== null && typeof value === "object" && "secure" in value) {
+            values[fullKey] = String((value as { secure: unknown }).secure);
+            secretKeys.add(fullKey);
+        } else {
+            values[fullKey] = typeof value === "string" ? value : JSON.stringify(value);
+        }
+    }
+    for (const [key, { value, secret }] of Object.entries(options.overrides ?? {})) {
+        const fullKey = key.includes(":") ? key : `${project}:${key}`;
+        values[fullKey] = value;
+        if (secret) secretKeys.add(fullKey);
+        else secretKeys.delete(fullKey);
+    }
+    return { project, stack, values, secretKeys };
 }
