@@ -411,18 +411,20 @@ export function parseConfig(raw: RawConfig, options: ParseOptions = {}): Pipelin
     }
 
     const parsed = result.success ? result.data : undefined;
-    const owns = parsed?.github?.repositoryObjectsStack === raw.stack;
+    // Read from the raw input too, so secret problems are reported alongside schema problems.
+    const github = (parsed?.github ?? input.github) as { repositoryObjectsStack?: unknown } | undefined;
+    const owns = github?.repositoryObjectsStack === raw.stack;
 
     // Which secrets this stack needs depends on what it declares.
     const required = new Set<SecretKey>();
-    if (parsed?.github) {
+    if (github) {
         required.add("deploySshKey");
         if (owns)
             ["dockerUsername", "dockerPassword", "pulumiConfigPassphrase"].forEach((k) =>
                 required.add(k as SecretKey),
             );
     }
-    if (parsed?.deploy) required.add("deploySshKey");
+    if (parsed?.deploy ?? input.deploy) required.add("deploySshKey");
 
     const secrets: Record<string, pulumi.Output<string>> = {};
     for (const key of Object.keys(secretKeys) as SecretKey[]) {

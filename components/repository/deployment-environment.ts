@@ -26,15 +26,39 @@ export interface DeploymentEnvironmentArgs {
     readonly secrets: Readonly<Record<string, pulumi.Output<string>>>;
 }
 
+/** Looks up one reviewer's numeric ID, failing with a message that says which reviewer and why. */
+async function reviewerId(
+    kind: "user" | "team",
+    lookup: () => Promise<{ id: string }>,
+    who: string,
+): Promise<number> {
+    try {
+        return Number((await lookup()).id);
+    } catch (e) {
+        throw new Error(
+            `environment reviewer ${kind} "${who}" could not be resolved on GitHub (check the spelling, and that the ` +
+                `token can read ${kind === "team" ? "the organization's teams" : "users"}): ${e instanceof Error ? e.message : e}`,
+        );
+    }
+}
+
 /** Resolves GitHub logins to the numeric user IDs environment reviewers require. */
-function userIds(logins: string[], opts: pulumi.InvokeOutputOptions): pulumi.Output<number[]> {
-    return pulumi.all(logins.map((username) => github.getUserOutput({ username }, opts).id.apply(Number)));
+function userIds(logins: string[], opts: pulumi.InvokeOptions): pulumi.Output<number[]> {
+    return pulumi.output(
+        Promise.all(
+            logins.map((username) => reviewerId("user", () => github.getUser({ username }, opts), username)),
+        ),
+    );
 }
 
 /** Resolves team slugs to the numeric team IDs environment reviewers require. */
-function teamIds(slugs: string[], opts: pulumi.InvokeOutputOptions): pulumi.Output<number[]> {
-    return pulumi.all(
-        slugs.map((slug) => github.getTeamOutput({ slug, summaryOnly: true }, opts).id.apply(Number)),
+function teamIds(slugs: string[], opts: pulumi.InvokeOptions): pulumi.Output<number[]> {
+    return pulumi.output(
+        Promise.all(
+            slugs.map((slug) =>
+                reviewerId("team", () => github.getTeam({ slug, summaryOnly: true }, opts), slug),
+            ),
+        ),
     );
 }
 
@@ -90,7 +114,7 @@ export class DeploymentEnvironment extends pulumi.ComponentResource {
         const secretNames = Object.keys(args.secrets).sort();
         for (const secretName of secretNames) {
             new github.ActionsEnvironmentSecret(
-                `${name}-${secretName.toLowerCase()}`,
+                `${name}-${secretName.toLowerCase().replace(/_/g, "-")}`,
                 {
                     repository: args.repository,
                     environment: environment.environment,

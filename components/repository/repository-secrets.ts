@@ -20,7 +20,7 @@ export class RepositorySecrets extends pulumi.ComponentResource {
         const names = Object.keys(args.secrets).sort();
         for (const secretName of names) {
             new github.ActionsSecret(
-                `${name}-${secretName.toLowerCase()}`,
+                `${name}-${secretName.toLowerCase().replace(/_/g, "-")}`,
                 { repository: args.repository, secretName, value: pulumi.secret(args.secrets[secretName]) },
                 actionsSecretOptions(this),
             );

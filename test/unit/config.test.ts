@@ -1,0 +1,284 @@
+import * as assert from "assert";
+import { ConfigError, parseConfig, RawConfig, readStackFile } from "../../config";
+import { testSecrets } from "../mocks";
+
+type Objects = Record<string, Record<string, unknown>>;
+
+/**
+ * The committed stack file with test secrets, changed by `edit`: it receives the object-valued keys
+ * (github, environment, deploy, workflows) to change in place, and the raw values to change.
+ */
+function stackWith(
+    stack: string,
+    edit: (objects: Objects, values: Record<string, string>, secretKeys: Set<string>) => void,
+): RawConfig {
+    const raw = readStackFile(stack, { overrides: testSecrets(stack) });
+    const values = { ...raw.values };
+    const secretKeys = new Set(raw.secretKeys);
+    const objects: Objects = {};
+    for (const key of ["github", "environment", "deploy", "workflows"]) {
+        const full = `cicd-pipeline:${key}`;
+        if (values[full] !== undefined) objects[key] = JSON.parse(values[full]);
+    }
+    const original = { ...values };
+    edit(objects, values, secretKeys);
+    for (const [key, value] of Object.entries(objects)) {
+        const full = `cicd-pipeline:${key}`;
+        // Keys the edit removed or replaced as raw values stay as the edit left them.
+        if (values[full] !== undefined && values[full] === original[full])
+            values[full] = JSON.stringify(value);
+    }
+    return { ...raw, values, secretKeys };
+}
+
+/** Parses and returns the error's problems; fails the test when the config is accepted. */
+function problemsOf(raw: RawConfig): string[] {
+    try {
+        parseConfig(raw);
+    } catch (e) {
+        assert.ok(e instanceof ConfigError, `expected a ConfigError, got ${e}`);
+        return e.problems;
+    }
+    assert.fail("the configuration was accepted");
+}
+
+function assertRejected(raw: RawConfig, key: string, ...fragments: string[]): void {
+    const problems = problemsOf(raw);
+    const match = problems.find((p) => p.startsWith(`${key}:`));
+    assert.ok(match, `no problem names ${key}; got:\n${problems.join("\n")}`);
+    for (const f of fragments) assert.ok(match.includes(f), `"${match}" does not mention "${f}"`);
+}
+
+describe("config", () => {
+    describe("valid stack files", () => {
+        it("parses the production stack into one typed object", () => {
+            const config = parseConfig(readStackFile("production", { overrides: testSecrets("production") }));
+            assert.strictEqual(config.github?.owner, "acme");
+            assert.strictEqual(config.github?.ownsRepositoryObjects, true);
+            assert.strictEqual(config.github?.requiredApprovals, 2);
+            assert.deepStrictEqual(config.environment.deployFrom, { branches: [], tags: ["v*"] });
+            assert.deepStrictEqual(config.environment.reviewers, {
+                users: ["alice"],
+                teams: ["release-managers"],
+            });
+            assert.strictEqual(config.deploy?.hosts.length, 2);
+            assert.strictEqual(config.deploy?.hosts[0].port, 22);
+            assert.strictEqual(config.release.version, "1.4.2");
+        });
+
+        it("fills documented defaults", () => {
+            const raw = stackWith("staging", (o) => {
+                delete o.github.branches;
+                delete o.github.requiredApprovals;
+                delete o.deploy.health;
+                delete o.workflows;
+            });
+            const config = parseConfig(raw);
+            assert.deepStrictEqual(config.github?.branches, { main: "main", develop: "develop" });
+            assert.strictEqual(config.github?.requiredApprovals, 1);
+            assert.deepStrictEqual(config.deploy?.health, {
+                path: "/health",
+                successes: 3,
+                intervalMs: 500,
+                timeoutSeconds: 60,
+            });
+            assert.strictEqual(config.workflows.pythonVersion, "3.12");
+            assert.strictEqual(config.environment.preventSelfReview, true);
+            assert.strictEqual(config.environment.adminsBypass, false);
+        });
+
+        it("marks the stack that owns repository-wide objects, and only that one", () => {
+            const staging = parseConfig(readStackFile("staging", { overrides: testSecrets("staging") }));
+            assert.strictEqual(staging.github?.ownsRepositoryObjects, false);
+        });
+
+        it("keeps every secret an Output marked secret", async () => {
+            const config = parseConfig(readStackFile("production", { overrides: testSecrets("production") }));
+            const { isSecret } = await import("@pulumi/pulumi");
+            for (const [key, value] of Object.entries(config.secrets)) {
+                assert.ok(await isSecret(value!), `${key} is not secret`);
+            }
+        });
+
+        it("needs no secrets to render offline", () => {
+            const config = parseConfig(readStackFile("production"), { requireSecrets: false });
+            assert.deepStrictEqual(config.secrets, {});
+        });
+    });
+
+    describe("bad configurations are rejected, naming the key and the fix", () => {
+        it("a missing secret, with the command that sets it", () => {
+            const raw = stackWith("production", (_o, v) => delete v["cicd-pipeline:dockerPassword"]);
+            assertRejected(
+                raw,
+                "cicd-pipeline:dockerPassword",
+                "is required",
+                "pulumi config set --secret -s production dockerPassword",
+            );
+        });
+
+        it("a missing SSH key, read from a file", () => {
+            const raw = stackWith("staging", (_o, v) => delete v["cicd-pipeline:deploySshKey"]);
+            assertRejected(
+                raw,
+                "cicd-pipeline:deploySshKey",
+                "pulumi config set --secret -s staging deploySshKey <",
+            );
+        });
+
+        it("a plaintext value where a secret is required", () => {
+            const raw = stackWith("production", (_o, _v, secret) =>
+                secret.delete("cicd-pipeline:pulumiConfigPassphrase"),
+            );
+            assertRejected(
+                raw,
+                "cicd-pipeline:pulumiConfigPassphrase",
+                "plaintext",
+                "pulumi config rm -s production pulumiConfigPassphrase",
+                "pulumi config set --secret",
+            );
+        });
+
+        it("a reviewer given as @bob", () => {
+            const raw = stackWith("production", (o) => (o.environment.reviewers = { users: ["@bob"] }));
+            assertRejected(raw, "cicd-pipeline:environment.reviewers.users[0]", "without @");
+        });
+
+        it("a team given with its organization", () => {
+            const raw = stackWith(
+                "production",
+                (o) => (o.environment.reviewers = { teams: ["acme/platform"] }),
+            );
+            assertRejected(raw, "cicd-pipeline:environment.reviewers.teams[0]", "slug");
+        });
+
+        it("production without any required reviewer", () => {
+            const raw = stackWith("production", (o) => (o.environment.reviewers = { users: [], teams: [] }));
+            assertRejected(raw, "cicd-pipeline:environment.reviewers", "at least one required reviewer");
+        });
+
+        it("an empty repository name", () => {
+            const raw = stackWith("staging", (o) => (o.github.repository = ""));
+            assertRejected(raw, "cicd-pipeline:github.repository", "repository name");
+        });
+
+        it("zero required reviews", () => {
+            const raw = stackWith("production", (o) => (o.github.requiredApprovals = 0));
+            assertRejected(raw, "cicd-pipeline:github.requiredApprovals", "at least 1");
+        });
+
+        it("a tag pattern that is not a pattern", () => {
+            const raw = stackWith("production", (o) => (o.environment.deployFrom = { tags: ["^v.*$"] }));
+            assertRejected(raw, "cicd-pipeline:environment.deployFrom.tags[0]", "tag pattern");
+        });
+
+        it("a tag pattern with an unclosed bracket", () => {
+            const raw = stackWith("production", (o) => (o.environment.deployFrom = { tags: ["v[0-9"] }));
+            assertRejected(raw, "cicd-pipeline:environment.deployFrom.tags[0]", "balanced");
+        });
+
+        it("an environment nobody may deploy from", () => {
+            const raw = stackWith("staging", (o) => (o.environment.deployFrom = {}));
+            assertRejected(raw, "cicd-pipeline:environment.deployFrom", "at least one branch or tag");
+        });
+
+        it("an unknown top-level key", () => {
+            const raw = stackWith("staging", (_o, v) => (v["cicd-pipeline:enviroment"] = "{}"));
+            assertRejected(
+                raw,
+                "cicd-pipeline:enviroment",
+                "unknown key",
+                "pulumi config rm -s staging enviroment",
+            );
+        });
+
+        it("an unknown nested key", () => {
+            const raw = stackWith("staging", (o) => (o.github.requiredApprovalCount = 1));
+            assertRejected(raw, "cicd-pipeline:github.requiredApprovalCount", "unknown key");
+        });
+
+        it("a missing environment", () => {
+            const raw = stackWith("staging", (_o, v) => delete v["cicd-pipeline:environment"]);
+            assertRejected(raw, "cicd-pipeline:environment", "is required");
+        });
+
+        it("a version with shell metacharacters", () => {
+            const raw = stackWith("staging", (_o, v) => (v["cicd-pipeline:version"] = "1.0;rm -rf /"));
+            assertRejected(raw, "cicd-pipeline:version", "image tag");
+        });
+
+        it("an image reference with a tag or uppercase letters", () => {
+            const raw = stackWith("staging", (o) => (o.deploy.image = "Docker.io/Acme/web-app:latest"));
+            assertRejected(raw, "cicd-pipeline:deploy.image", "without tag");
+        });
+
+        it("a host key that is not a public key", () => {
+            const raw = stackWith("staging", (o) => {
+                (o.deploy.hosts as Record<string, unknown>[])[0].hostKey = "staging.example.com ssh-ed25519";
+            });
+            assertRejected(raw, "cicd-pipeline:deploy.hosts[0].hostKey", "ssh-keyscan");
+        });
+
+        it("an SSH key that is not a private key", () => {
+            const raw = stackWith(
+                "staging",
+                (_o, v) => (v["cicd-pipeline:deploySshKey"] = "ssh-ed25519 AAAA"),
+            );
+            assertRejected(raw, "cicd-pipeline:deploySshKey", "not a private key");
+        });
+
+        it("an environment URL that is not http(s)", () => {
+            const raw = stackWith("staging", (o) => (o.environment.url = "staging.example.com"));
+            assertRejected(raw, "cicd-pipeline:environment.url", "https://");
+        });
+
+        it("a repository owner given as a URL", () => {
+            const raw = stackWith("staging", (o) => (o.github.owner = "https://github.com/acme"));
+            assertRejected(raw, "cicd-pipeline:github.owner", "no @, no URL");
+        });
+
+        it("the owning stack without a Pulumi backend for the workflows", () => {
+            const raw = stackWith("production", (_o, v) => delete v["cicd-pipeline:pulumiAccessToken"]);
+            assertRejected(raw, "cicd-pipeline:pulumiAccessToken", "pulumiBackendUrl");
+        });
+
+        it("a Slack webhook that is not a Slack URL", () => {
+            const raw = stackWith(
+                "production",
+                (_o, v) => (v["cicd-pipeline:slackWebhook"] = "http://example.com/x"),
+            );
+            assertRejected(raw, "cicd-pipeline:slackWebhook", "hooks.slack.com");
+        });
+
+        it("an object key given as a plain string", () => {
+            const raw = stackWith("staging", (_o, v) => (v["cicd-pipeline:github"] = "acme/web-app"));
+            assertRejected(raw, "cicd-pipeline:github", "must be an object");
+        });
+
+        it("two hosts with one name", () => {
+            const raw = stackWith("production", (o) => {
+                const hosts = o.deploy.hosts as Record<string, unknown>[];
+                hosts[1].name = hosts[0].name;
+            });
+            assertRejected(raw, "cicd-pipeline:deploy.hosts", "unique");
+        });
+
+        it("lists every problem at once", () => {
+            const raw = stackWith("production", (o, v) => {
+                o.github.requiredApprovals = 0;
+                delete v["cicd-pipeline:dockerUsername"];
+            });
+            const problems = problemsOf(raw);
+            assert.ok(problems.some((p) => p.startsWith("cicd-pipeline:github.requiredApprovals:")));
+            assert.ok(problems.some((p) => p.startsWith("cicd-pipeline:dockerUsername:")));
+        });
+
+        it("names the stack file in the message", () => {
+            const raw = stackWith("staging", (o) => (o.github.repository = ""));
+            assert.throws(
+                () => parseConfig(raw),
+                /Invalid configuration for stack "staging" \(Pulumi\.staging\.yaml\)/,
+            );
+        });
+    });
+});

@@ -1,0 +1,205 @@
+import * as assert from "assert";
+import { readStackFile } from "../../config";
+import { requiredStatusChecks } from "../../components/workflows/ci-jobs";
+import { BuiltStack, buildStack, DeclaredResource, testSecrets } from "../mocks";
+
+const stacks = ["staging", "production"] as const;
+
+/**
+ * The GitHub object a resource manages, as GitHub identifies it. Two stacks declaring the same
+ * identity would overwrite each other on every `pulumi up`.
+ */
+function githubIdentity(r: DeclaredResource): string {
+    const i = r.inputs as Record<string, string>;
+    switch (r.type) {
+        case "github:index/branchProtection:BranchProtection":
+            return `branch-protection ${i.repositoryId} ${i.pattern}`;
+        case "github:index/actionsSecret:ActionsSecret":
+            return `repository-secret ${i.repository} ${i.secretName}`;
+        case "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret":
+            return `environment-secret ${i.repository} ${i.environment} ${i.secretName}`;
+        case "github:index/repositoryEnvironment:RepositoryEnvironment":
+            return `environment ${i.repository} ${i.environment}`;
+        case "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy":
+            return `deployment-policy ${i.repository} ${i.environment} ${i.branchPattern ?? ""}${i.tagPattern ?? ""}`;
+        case "github:index/branch:Branch":
+            return `branch ${i.repository} ${i.branch}`;
+        case "github:index/repositoryFile:RepositoryFile":
+            return `file ${i.repository} ${i.branch} ${i.file}`;
+        case "github:index/repositoryPullRequest:RepositoryPullRequest":
+            return `pull-request ${i.baseRepository} ${i.headRef} ${i.baseRef}`;
+        default:
+            throw new Error(`no identity known for ${r.type}: add it here so the ownership test covers it`);
+    }
+}
+
+function githubObjects(built: BuiltStack): string[] {
+    return built.mocks.resources
+        .filter((r) => r.type.startsWith("github:index/"))
+        .map(githubIdentity)
+        .sort();
+}
+
+describe("stacks built from their own Pulumi.<stack>.yaml", () => {
+    const built: Partial<Record<(typeof stacks)[number], BuiltStack>> = {};
+    before(async () => {
+        for (const stack of stacks) built[stack] = await buildStack(stack);
+    });
+    const get = (stack: (typeof stacks)[number]): BuiltStack => built[stack]!;
+
+    it("both stack files name the same owner of the repository-wide objects, and it is one of them", () => {
+        const owners = stacks.map(
+            (s) => JSON.parse(readStackFile(s).values["cicd-pipeline:github"]).repositoryObjectsStack,
+        );
+        assert.strictEqual(new Set(owners).size, 1, `stack files disagree: ${owners}`);
+        assert.ok((stacks as readonly string[]).includes(owners[0]));
+    });
+
+    it("declares no GitHub object in both stacks", () => {
+        const [a, b] = stacks.map((s) => new Set(githubObjects(get(s))));
+        const both = [...a].filter((o) => b.has(o));
+        assert.deepStrictEqual(both, []);
+        assert.ok(a.size > 0 && b.size > 0);
+    });
+
+    it("declares branch protection, repository secrets only in the owning stack", () => {
+        const objects = githubObjects(get("staging"));
+        assert.deepStrictEqual(
+            objects.filter((o) => o.startsWith("branch-protection") || o.startsWith("repository-secret")),
+            [],
+        );
+        assert.ok(githubObjects(get("production")).includes("branch-protection web-app main"));
+    });
+
+    it("protects main exactly as the pipeline document says", () => {
+        const main = get("production").mocks.resources.find(
+            (r) => r.type === "github:index/branchProtection:BranchProtection" && r.inputs.pattern === "main",
+        );
+        assert.deepStrictEqual(main?.inputs, {
+            repositoryId: "web-app",
+            pattern: "main",
+            enforceAdmins: true,
+            allowsForcePushes: false,
+            allowsDeletions: false,
+            requiredPullRequestReviews: [{ requiredApprovingReviewCount: 2 }],
+            requiredStatusChecks: [{ strict: true, contexts: requiredStatusChecks }],
+        });
+    });
+
+    it("protects develop with pull requests and the CI checks", () => {
+        const develop = get("production").mocks.resources.find(
+            (r) =>
+                r.type === "github:index/branchProtection:BranchProtection" && r.inputs.pattern === "develop",
+        );
+        assert.deepStrictEqual(develop?.inputs.requiredPullRequestReviews, [
+            { requiredApprovingReviewCount: 0 },
+        ]);
+        assert.deepStrictEqual(develop?.inputs.requiredStatusChecks, [
+            { strict: false, contexts: requiredStatusChecks },
+        ]);
+    });
+
+    it("requires the CI jobs' names as status checks", () => {
+        assert.deepStrictEqual(requiredStatusChecks, ["Lint", "Test", "Build", "Security scan"]);
+    });
+
+    it("declares each stack's own environment with its deploy secrets", () => {
+        assert.deepStrictEqual(
+            githubObjects(get("staging")).filter((o) => o.startsWith("environment")),
+            [
+                "environment web-app staging",
+                "environment-secret web-app staging DEPLOY_HOST_STAGING",
+                "environment-secret web-app staging DEPLOY_SSH_KEY",
+                "environment-secret web-app staging DEPLOY_USER",
+            ],
+        );
+        assert.deepStrictEqual(
+            githubObjects(get("production")).filter((o) => o.startsWith("environment")),
+            [
+                "environment web-app production",
+                "environment-secret web-app production DEPLOY_HOST_PROD",
+                "environment-secret web-app production DEPLOY_SSH_KEY",
+                "environment-secret web-app production DEPLOY_USER",
+            ],
+        );
+    });
+
+    it("lets staging deploy only from develop and production only from v* tags", () => {
+        const policies = (s: (typeof stacks)[number]) =>
+            githubObjects(get(s)).filter((o) => o.startsWith("deployment-policy"));
+        assert.deepStrictEqual(policies("staging"), ["deployment-policy web-app staging develop"]);
+        assert.deepStrictEqual(policies("production"), ["deployment-policy web-app production v*"]);
+    });
+
+    it("fills the deploy host secrets from the stack's hosts", () => {
+        const hostSecret = get("production").mocks.resources.find(
+            (r) => r.inputs.secretName === "DEPLOY_HOST_PROD",
+        );
+        assert.strictEqual(hostSecret?.inputs.value, "prod-1.example.com,prod-2.example.com");
+        const user = get("production").mocks.resources.find((r) => r.inputs.secretName === "DEPLOY_USER");
+        assert.strictEqual(user?.inputs.value, "deploy");
+    });
+
+    it("exports environment, protected branches and secret names", () => {
+        assert.strictEqual(get("staging").exports.environmentName, "staging");
+        assert.strictEqual(get("staging").exports.environmentUrl, "https://staging.example.com");
+        assert.deepStrictEqual(get("staging").exports.protectedBranches, []);
+        assert.deepStrictEqual(get("production").exports.protectedBranches, ["main", "develop"]);
+        assert.deepStrictEqual(get("production").exports.secretNames, {
+            repository: [
+                "DOCKER_PASSWORD",
+                "DOCKER_USERNAME",
+                "PULUMI_ACCESS_TOKEN",
+                "PULUMI_CONFIG_PASSPHRASE",
+                "SLACK_WEBHOOK",
+            ],
+            environment: ["DEPLOY_HOST_PROD", "DEPLOY_SSH_KEY", "DEPLOY_USER"],
+        });
+    });
+
+    for (const stack of stacks) {
+        it(`${stack}: no secret value appears in an output or a non-secret input`, () => {
+            const secretValues = Object.entries(testSecrets(stack))
+                .filter(([, v]) => v.secret)
+                .map(([, v]) => v.value);
+            const { mocks, exports } = get(stack);
+            const outputs = JSON.stringify(exports);
+            for (const value of secretValues) assert.ok(!outputs.includes(value), `an output holds ${value}`);
+            for (const r of mocks.resources) {
+                for (const [key, input] of Object.entries(r.inputs)) {
+                    if (r.secretInputs.has(key)) continue;
+                    const text = JSON.stringify(input) ?? "";
+                    for (const value of secretValues) {
+                        assert.ok(
+                            !text.includes(value),
+                            `${r.type} ${r.name}.${key} holds a secret in plaintext`,
+                        );
+                    }
+                }
+            }
+        });
+
+        it(`${stack}: every Actions secret's value is marked secret`, () => {
+            const secrets = get(stack).mocks.resources.filter((r) =>
+                /actions(Environment)?Secret/.test(r.type),
+            );
+            assert.ok(secrets.length > 0);
+            for (const s of secrets)
+                assert.ok(s.secretInputs.has("value"), `${s.name}'s value is not secret`);
+        });
+    }
+
+    it("a stack without a Slack webhook declares no SLACK_WEBHOOK", async () => {
+        const secrets = testSecrets("production");
+        delete secrets.slackWebhook;
+        const without = await buildStack("production", secrets);
+        assert.ok(!githubObjects(without).some((o) => o.includes("SLACK_WEBHOOK")));
+        assert.ok(githubObjects(without).some((o) => o.includes("DOCKER_PASSWORD")));
+    });
+
+    it("a stack with bad config fails before declaring anything", async () => {
+        const secrets = testSecrets("staging");
+        delete secrets.deploySshKey;
+        await assert.rejects(buildStack("staging", secrets), /cicd-pipeline:deploySshKey: is required/);
+    });
+});
