@@ -1,0 +1,238 @@
+#!/usr/bin/env bash
+# Starts everything the blue-green integration tests and the release benchmark need, on loopback:
+# Docker Engine, a registry, two sshd "hosts" with a test user and key, the test app images and a
+# proxy image, all built FROM scratch (there is no Docker Hub). Idempotent: safe to run twice; what
+# already runs is left alone. Needs root on Debian; installs what is missing with apt-get.
+#
+# Writes the rig's description to $BG_RIG_DIR/rig.json for the tests to read.
+set -euo pipefail
+
+RIG_DIR="${BG_RIG_DIR:-/var/lib/bluegreen-rig}"
+REGISTRY_ADDR="127.0.0.1:5555"
+TEST_USER="bgdeploy"
+# Two hosts on one machine: each its own sshd (own host key) and, through the tool's
+# --instance/--state-dir/ports, its own containers, lock and log.
+HOSTS=(host-a:2222 host-b:2223)
+APP_REPO="$REGISTRY_ADDR/bluegreen-test/app"
+PROXY_REPO="$REGISTRY_ADDR/bluegreen-test/haproxy"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+APP_SRC="$HERE/../fixtures/app"
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+die() {
+    printf 'setup: error: %s\n' "$*" >&2
+    exit 1
+}
+
+# Runs a command, showing its output only if it fails.
+quiet() {
+    local out
+    if ! out="$("$@" 2>&1)"; then
+        printf '%s\n' "$out" >&2
+        die "failed: $*"
+    fi
+}
+
+[[ "$(id -u)" == 0 ]] || die "must run as root (it installs packages and starts daemons)"
+
+install_packages() {
+    local missing=()
+    command -v dockerd >/dev/null || missing+=(docker.io)
+    [[ -x /usr/bin/docker ]] || missing+=(docker.io)
+    command -v docker-registry >/dev/null || missing+=(docker-registry)
+    [[ -x /usr/sbin/sshd ]] || missing+=(openssh-server)
+    command -v ssh >/dev/null || missing+=(openssh-client)
+    command -v haproxy >/dev/null || missing+=(haproxy)
+    command -v socat >/dev/null || missing+=(socat)
+    command -v curl >/dev/null || missing+=(curl)
+    command -v flock >/dev/null || missing+=(util-linux)
+    command -v go >/dev/null || missing+=(golang-go)
+    if ((${#missing[@]} > 0)); then
+        log "installing ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null
+        apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+}
+
+wait_for() {
+    local what="$1" seconds="$2"
+    shift 2
+    local i
+    for ((i = 0; i < seconds * 4; i++)); do
+        if "$@" >/dev/null 2>&1; then return 0; fi
+        sleep 0.25
+    done
+    die "$what did not come up within ${seconds}s"
+}
+
+start_dockerd() {
+    if docker info >/dev/null 2>&1; then
+        log "Docker Engine already running"
+        return
+    fi
+    log "starting dockerd"
+    mkdir -p "$RIG_DIR"
+    # setsid: the daemon outlives this script and the test run that started it.
+    setsid dockerd >"$RIG_DIR/dockerd.log" 2>&1 </dev/null &
+    wait_for "dockerd (log: $RIG_DIR/dockerd.log)" 60 docker info
+}
+
+start_registry() {
+    if curl -fsS "http://$REGISTRY_ADDR/v2/" >/dev/null 2>&1; then
+        log "registry already running on $REGISTRY_ADDR"
+        return
+    fi
+    log "starting docker-registry on $REGISTRY_ADDR"
+    mkdir -p "$RIG_DIR/registry"
+    cat >"$RIG_DIR/registry.yml" <<EOF
+version: 0.1
+storage:
+  filesystem:
+    rootdirectory: $RIG_DIR/registry
+  delete:
+    enabled: true
+http:
+  addr: $REGISTRY_ADDR
+log:
+  level: warn
+EOF
+    setsid docker-registry serve "$RIG_DIR/registry.yml" >"$RIG_DIR/registry.log" 2>&1 </dev/null &
+    wait_for "docker-registry" 30 curl -fsS "http://$REGISTRY_ADDR/v2/"
+}
+
+setup_user() {
+    if ! id "$TEST_USER" >/dev/null 2>&1; then
+        log "creating user $TEST_USER"
+        useradd --create-home --shell /bin/bash "$TEST_USER"
+    fi
+    getent group docker >/dev/null || groupadd docker
+    usermod -aG docker "$TEST_USER"
+    # The docker socket may predate the group (dockerd started before docker.io's group existed).
+    chgrp docker /var/run/docker.sock
+    chmod 660 /var/run/docker.sock
+    # A password-less account is locked for sshd unless it has some password field; key-only login.
+    usermod -p '*' "$TEST_USER"
+    mkdir -p "$RIG_DIR"
+    if [[ ! -f "$RIG_DIR/id_ed25519" ]]; then
+        ssh-keygen -q -t ed25519 -N '' -C "bluegreen-test" -f "$RIG_DIR/id_ed25519"
+    fi
+    # A second key that the hosts do not accept, for the negative tests.
+    if [[ ! -f "$RIG_DIR/wrong_host_key" ]]; then
+        ssh-keygen -q -t ed25519 -N '' -C "not-a-host" -f "$RIG_DIR/wrong_host_key"
+    fi
+    local home
+    home="$(getent passwd "$TEST_USER" | cut -d: -f6)"
+    install -d -m 700 -o "$TEST_USER" -g "$TEST_USER" "$home/.ssh"
+    install -m 600 -o "$TEST_USER" -g "$TEST_USER" "$RIG_DIR/id_ed25519.pub" "$home/.ssh/authorized_keys"
+}
+
+start_sshd() {
+    local name="$1" port="$2" dir="$RIG_DIR/$1"
+    mkdir -p "$dir" /run/sshd
+    chmod 755 /run/sshd
+    if [[ ! -f "$dir/ssh_host_ed25519_key" ]]; then
+        ssh-keygen -q -t ed25519 -N '' -C "$name" -f "$dir/ssh_host_ed25519_key"
+    fi
+    cat >"$dir/sshd_config" <<EOF
+ListenAddress 127.0.0.1:$port
+HostKey $dir/ssh_host_ed25519_key
+PidFile $dir/sshd.pid
+AllowUsers $TEST_USER
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PubkeyAuthentication yes
+UsePAM no
+PermitRootLogin no
+X11Forwarding no
+AllowTcpForwarding no
+MaxStartups 50
+MaxSessions 50
+LogLevel ERROR
+EOF
+    if [[ -f "$dir/sshd.pid" ]] && kill -0 "$(cat "$dir/sshd.pid")" 2>/dev/null; then
+        log "sshd $name already running on 127.0.0.1:$port"
+        return
+    fi
+    log "starting sshd $name on 127.0.0.1:$port"
+    /usr/sbin/sshd -t -f "$dir/sshd_config"
+    /usr/sbin/sshd -f "$dir/sshd_config" -E "$dir/sshd.log"
+    wait_for "sshd $name" 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port"
+}
+
+# Builds the app in one mode, as an image tagged with the version, and pushes it.
+build_app() {
+    local version="$1" mode="$2" ctx="$RIG_DIR/build/app-$1"
+    mkdir -p "$ctx"
+    (cd "$APP_SRC" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath \
+        -ldflags "-s -w -X main.version=$version -X main.mode=$mode" -o "$ctx/app" .)
+    cp "$APP_SRC/Dockerfile" "$ctx/Dockerfile"
+    quiet docker build -t "$APP_REPO:$version" "$ctx"
+    quiet docker push "$APP_REPO:$version"
+}
+
+# Debian's haproxy binary and the libraries it links, as a FROM-scratch image.
+build_proxy() {
+    local ctx="$RIG_DIR/build/haproxy" lib
+    rm -rf "$ctx"
+    mkdir -p "$ctx/root/usr/sbin" "$ctx/root/tmp" "$ctx/root/etc"
+    cp /usr/sbin/haproxy "$ctx/root/usr/sbin/haproxy"
+    for lib in $(ldd /usr/sbin/haproxy | grep -o '/[^ ]*'); do
+        mkdir -p "$ctx/root$(dirname "$lib")"
+        cp -L "$lib" "$ctx/root$lib"
+    done
+    printf 'root:x:0:0:root:/:/nonexistent\n' >"$ctx/root/etc/passwd"
+    printf 'root:x:0:\n' >"$ctx/root/etc/group"
+    cat >"$ctx/Dockerfile" <<'EOF'
+FROM scratch
+COPY root/ /
+ENTRYPOINT ["/usr/sbin/haproxy"]
+EOF
+    quiet docker build -t "$PROXY_REPO:2.6" "$ctx"
+    quiet docker push "$PROXY_REPO:2.6"
+}
+
+digest_of() {
+    docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$1" |
+        grep -F "$2@" | head -n1 | sed 's/.*@//'
+}
+
+install_packages
+start_dockerd
+start_registry
+setup_user
+hosts_json=""
+for spec in "${HOSTS[@]}"; do
+    name="${spec%%:*}"
+    port="${spec##*:}"
+    start_sshd "$name" "$port"
+    key="$(cut -d' ' -f1-2 "$RIG_DIR/$name/ssh_host_ed25519_key.pub")"
+    hosts_json+="${hosts_json:+,}{\"name\":\"$name\",\"address\":\"127.0.0.1\",\"port\":$port,\"hostKey\":\"$key\"}"
+done
+
+log "building test images"
+versions=(1.0.0:ok 2.0.0:ok 3.0.0-unhealthy:unhealthy 4.0.0-smokefail:smokefail 5.0.0-slow:slow)
+images_json=""
+for spec in "${versions[@]}"; do
+    build_app "${spec%%:*}" "${spec##*:}"
+    images_json+="${images_json:+,}\"${spec%%:*}\":\"$(digest_of "$APP_REPO:${spec%%:*}" "$APP_REPO")\""
+done
+build_proxy
+proxy_digest="$(digest_of "$PROXY_REPO:2.6" "$PROXY_REPO")"
+
+cat >"$RIG_DIR/rig.json" <<EOF
+{
+  "rigDir": "$RIG_DIR",
+  "registry": "$REGISTRY_ADDR",
+  "user": "$TEST_USER",
+  "privateKeyFile": "$RIG_DIR/id_ed25519",
+  "wrongHostKey": "$(cut -d' ' -f1-2 "$RIG_DIR/wrong_host_key.pub")",
+  "hosts": [$hosts_json],
+  "appImage": "$APP_REPO",
+  "appDigests": {$images_json},
+  "proxyImage": "$PROXY_REPO@$proxy_digest"
+}
+EOF
+# The tests run as root but hand the key to ssh, which insists on a private key file.
+chmod 600 "$RIG_DIR/id_ed25519"
+log "ready: $RIG_DIR/rig.json"
