@@ -229,6 +229,18 @@ const workflowsSchema = z
             .string()
             .regex(relativePath, { error: "must be a relative path such as Dockerfile" })
             .default("Dockerfile"),
+        requirements: z
+            .array(
+                z.string().regex(relativePath, {
+                    error: "must be a relative path to a pip requirements file, such as requirements-dev.txt",
+                }),
+            )
+            .min(1, { error: "must list at least one requirements file, such as requirements-dev.txt" })
+            .default(["requirements.txt", "requirements-dev.txt"]),
+        // Explicit so that the rendered files do not depend on which secrets happen to be set.
+        slack: z
+            .boolean({ error: "must be true or false: whether the workflows notify Slack" })
+            .default(false),
     })
     .default({
         pythonVersion: "3.12",
@@ -237,6 +249,8 @@ const workflowsSchema = z
         coverageThreshold: 80,
         pulumiDir: "infra",
         dockerfile: "Dockerfile",
+        requirements: ["requirements.txt", "requirements-dev.txt"],
+        slack: false,
     });
 
 /** Object-valued keys, parsed from the JSON Pulumi hands the program. */
