@@ -1,0 +1,131 @@
+/**
+ * A typed model of the part of GitHub Actions' workflow syntax the pipeline uses. Hardening rules are
+ * part of the types: every job names itself, declares its permissions and a timeout, and every action
+ * is a pinned reference from actions.ts, never a free-form `uses:` string.
+ */
+
+/** A `${{ ... }}` expression. */
+export type Expression = `\${{ ${string} }}`;
+
+/** Wraps an expression body: expr("github.sha") is "${{ github.sha }}". */
+export function expr(body: string): Expression {
+    return `\${{ ${body} }}`;
+}
+
+/** A reference to a repository or environment secret; only ever placed in an `env:` map. */
+export function secret(name: string): Expression {
+    if (!/^[A-Z][A-Z0-9_]*$/.test(name)) throw new Error(`not a secret name: ${name}`);
+    return expr(`secrets.${name}`);
+}
+
+export type PermissionScope =
+    | "actions"
+    | "checks"
+    | "contents"
+    | "deployments"
+    | "id-token"
+    | "issues"
+    | "packages"
+    | "pages"
+    | "pull-requests"
+    | "security-events"
+    | "statuses";
+export type PermissionLevel = "read" | "write" | "none";
+/** GITHUB_TOKEN scopes; an empty object grants nothing. */
+export type Permissions = Readonly<Partial<Record<PermissionScope, PermissionLevel>>>;
+
+export interface Concurrency {
+    readonly group: string;
+    readonly "cancel-in-progress": boolean | Expression;
+}
+
+export interface PushTrigger {
+    readonly branches?: readonly string[];
+    readonly tags?: readonly string[];
+}
+export interface PullRequestTrigger {
+    readonly branches?: readonly string[];
+    readonly types?: readonly ("opened" | "synchronize" | "reopened" | "ready_for_review")[];
+}
+export interface Triggers {
+    readonly push?: PushTrigger;
+    readonly pull_request?: PullRequestTrigger | null;
+    readonly schedule?: readonly { readonly cron: string }[];
+    readonly workflow_dispatch?: null;
+}
+
+/** A pinned action: repository (with sub-path if any), full commit SHA and the release it is. */
+export interface PinnedAction {
+    readonly action: string;
+    readonly sha: string;
+    readonly version: string;
+}
+
+export type Env = Readonly<Record<string, string>>;
+export type Inputs = Readonly<Record<string, string | number | boolean>>;
+
+interface StepBase {
+    readonly name: string;
+    readonly id?: string;
+    readonly if?: Expression;
+    readonly env?: Env;
+    readonly "continue-on-error"?: boolean;
+}
+
+/** A shell step. Scripts never contain `${{ }}`: values arrive through `env:`. */
+export interface RunStep extends StepBase {
+    readonly run: string;
+    readonly "working-directory"?: string;
+}
+
+/** An action step; `uses` is rendered as "<action>@<sha> # <version>". */
+export interface UsesStep extends StepBase {
+    readonly uses: PinnedAction;
+    readonly with?: Inputs;
+}
+
+export type Step = RunStep | UsesStep;
+
+export function isUsesStep(step: Step): step is UsesStep {
+    return "uses" in step;
+}
+
+export interface Environment {
+    readonly name: string;
+    readonly url?: string;
+}
+
+export interface Matrix {
+    readonly [key: string]: readonly string[];
+}
+
+export interface Job {
+    /** Display name; for ci.yml it is the status check branch protection requires. */
+    readonly name: string;
+    readonly "runs-on": string;
+    readonly permissions: Permissions;
+    readonly "timeout-minutes": number;
+    readonly needs?: readonly string[];
+    readonly if?: Expression;
+    readonly environment?: Environment;
+    readonly concurrency?: Concurrency;
+    readonly strategy?: { readonly "fail-fast": boolean; readonly matrix: Matrix };
+    readonly outputs?: Readonly<Record<string, Expression>>;
+    readonly env?: Env;
+    readonly steps: readonly Step[];
+}
+
+export interface Workflow {
+    readonly name: string;
+    readonly on: Triggers;
+    readonly permissions: Permissions;
+    readonly concurrency?: Concurrency;
+    readonly defaults?: { readonly run: { readonly shell: "bash" } };
+    readonly jobs: Readonly<Record<string, Job>>;
+}
+
+/** The runner every job uses. */
+export const runner = "ubuntu-latest";
+
+/** bash with -eo pipefail: GitHub's default shell on Linux runs without pipefail. */
+export const bashDefaults = { run: { shell: "bash" } } as const;
