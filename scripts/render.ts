@@ -1,0 +1,85 @@
+/**
+ * Writes the workflow files a stack would commit, offline and without credentials, for review:
+ *
+ *   npm run render -- --out DIR --stack NAME
+ *   npm run golden          # rewrites test/golden/<stack>/ for every committed stack file
+ */
+import * as fs from "fs";
+import * as path from "path";
+import { parseConfig, readStackFile } from "../config";
+import { workflowFilesForStack } from "../components/workflows/render";
+
+const root = path.resolve(__dirname, "..");
+
+/** The files the stack commits (path in the app repository to content); none for a non-owning stack. */
+export function renderStack(stack: string, dir = root): Record<string, string> {
+    return workflowFilesForStack(parseConfig(readStackFile(stack, { dir }), { requireSecrets: false }));
+}
+
+/** Stacks with a committed Pulumi.<stack>.yaml. */
+export function committedStacks(dir = root): string[] {
+    return fs
+        .readdirSync(dir)
+        .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
+        .filter((s): s is string => s !== undefined)
+        .sort();
+}
+
+/** Name of the manifest the golden directories carry beside the files. */
+export const goldenManifest = "files.json";
+
+function write(outDir: string, files: Record<string, string>): void {
+    for (const [file, content] of Object.entries(files)) {
+        const target = path.join(outDir, file);
+        fs.mkdirSync(path.dirname(target), { recursive: true });
+        fs.writeFileSync(target, content);
+    }
+}
+
+function describe(stack: string, files: Record<string, string>): string {
+    const names = Object.keys(files);
+    if (names.length > 0)
+        return `stack ${stack}: ${names.length} files\n${names.map((n) => `  ${n}`).join("\n")}`;
+    const owner = readStackFile(stack, { dir: root }).values["cicd-pipeline:github"];
+    const owning = owner
+        ? (JSON.parse(owner) as { repositoryObjectsStack?: string }).repositoryObjectsStack
+        : "";
+    return (
+        `stack ${stack}: commits no workflow files; the repository-wide objects belong to ` +
+        `stack ${owning || "(none)"} (cicd-pipeline:github.repositoryObjectsStack). Nothing written.`
+    );
+}
+
+function usage(message: string): never {
+    console.error(`${message}\nusage: npm run render -- --out DIR --stack NAME\n       npm run golden`);
+    process.exit(2);
+}
+
+function main(argv: string[]): void {
+    if (argv.includes("--golden")) {
+        for (const stack of committedStacks()) {
+            const dir = path.join(root, "test", "golden", stack);
+            fs.rmSync(dir, { recursive: true, force: true });
+            fs.mkdirSync(dir, { recursive: true });
+            const files = renderStack(stack);
+            write(dir, files);
+            const manifest = { stack, files: Object.keys(files).sort() };
+            fs.writeFileSync(path.join(dir, goldenManifest), JSON.stringify(manifest, null, 4) + "\n");
+            console.log(describe(stack, files));
+        }
+        return;
+    }
+    const value = (flag: string) => {
+        const i = argv.indexOf(flag);
+        return i >= 0 ? argv[i + 1] : undefined;
+    };
+    const out = value("--out");
+    const stack = value("--stack");
+    if (!out || !stack) usage("--out and --stack are required");
+    if (!committedStacks().includes(stack)) usage(`no Pulumi.${stack}.yaml in ${root}`);
+    const files = renderStack(stack);
+    write(path.resolve(out), files);
+    console.log(describe(stack, files));
+}
+
+if (require.main === module) main(process.argv.slice(2));
