@@ -1,0 +1,258 @@
+/**
+ * The commands a blue-green release runs, built as data: the argument vectors of the host tool
+ * (`host/bluegreen`) and of the multi-host orchestrator (`host/release-hosts`), and the shell lines
+ * that install and run them. Pure, so unit tests can check every argument; the integration tests
+ * run exactly these commands against real hosts.
+ *
+ * Every value is checked against a strict pattern here, before it can reach a shell, even though
+ * config validation has already checked it: the component may be given values from elsewhere.
+ */
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+
+/** Where the host tool is installed, relative to the deploy user's home directory. */
+export const TOOL_PATH = ".local/bin/bluegreen";
+/** The host tool's source. */
+export const TOOL_SOURCE = path.join(__dirname, "host", "bluegreen");
+/** The orchestrator's source. */
+export const ORCHESTRATOR_SOURCE = path.join(__dirname, "host", "release-hosts");
+
+const patterns = {
+    image: /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::[0-9]{1,5})?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/,
+    version: /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/,
+    digest: /^sha256:[a-f0-9]{64}$/,
+    proxyImage: /^[a-z0-9][a-z0-9._/:-]*(?:@sha256:[a-f0-9]{64})?$/,
+    urlPath: /^\/[A-Za-z0-9._~/-]*$/,
+    instance: /^[a-z0-9][a-z0-9_-]{0,30}$/,
+    address: /^[0-9a-fA-F.:]{2,45}$/,
+    hostName: /^[a-z0-9][a-z0-9-]{0,39}$/,
+    hostAddress:
+        /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|[0-9a-fA-F:]+)$/,
+    hostKey: /^(?:ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)) [A-Za-z0-9+/]+={0,2}$/,
+    user: /^[a-z_][a-z0-9_-]{0,31}$/,
+    toolArg: /^[A-Za-z0-9._/:@=+-]*$/,
+} as const;
+
+function check(what: string, value: string, pattern: RegExp, hint: string): string {
+    if (!pattern.test(value)) throw new Error(`invalid ${what} ${JSON.stringify(value)}: ${hint}`);
+    return value;
+}
+
+function checkInt(what: string, value: number, min: number, max: number): string {
+    if (!Number.isInteger(value) || value < min || value > max) {
+        throw new Error(`invalid ${what} ${value}: must be a whole number from ${min} to ${max}`);
+    }
+    return String(value);
+}
+
+/** Checks a digest, as resolved from a registry or given in config. */
+export function checkDigest(digest: string): string {
+    return check("digest", digest, patterns.digest, "must be sha256: and 64 lowercase hex digits");
+}
+
+/** Health gate of the new colour. */
+export interface HealthSettings {
+    readonly path: string;
+    readonly successes: number;
+    readonly intervalMs: number;
+    readonly timeoutSeconds: number;
+}
+
+/** How a host runs the app; the same on every host of a stack. */
+export interface HostReleaseSettings {
+    readonly publicPort: number;
+    readonly appPort: number;
+    readonly bluePort: number;
+    readonly greenPort: number;
+    readonly proxyImage: string;
+    readonly health: HealthSettings;
+    readonly smokePaths: readonly string[];
+    readonly keepReleases: number;
+    /** Seconds to wait for another release's lock before failing. */
+    readonly lockTimeoutSeconds: number;
+    /** Names the containers, network and state directory on the host. Default: app. */
+    readonly instance?: string;
+    /** Address the proxy listens on. Default: 0.0.0.0. */
+    readonly bind?: string;
+}
+
+/** What to release. */
+export interface ReleaseTarget {
+    readonly image: string;
+    readonly version: string;
+    readonly digest: string;
+}
+
+/** One host, as the stack lists it. */
+export interface HostTarget {
+    readonly name: string;
+    readonly address: string;
+    readonly port: number;
+    /** Pinned public host key, "<type> <base64>". */
+    readonly hostKey: string;
+}
+
+/** The tool's options other than image, version and digest, in a fixed order. */
+export function toolOptions(s: HostReleaseSettings): string[] {
+    const args: string[] = [];
+    if (s.instance !== undefined) {
+        args.push(
+            "--instance",
+            check("instance", s.instance, patterns.instance, "lowercase, digits, _ or -"),
+        );
+    }
+    if (s.bind !== undefined) {
+        args.push("--bind", check("bind address", s.bind, patterns.address, "must be an IP address"));
+    }
+    args.push(
+        "--public-port",
+        checkInt("publicPort", s.publicPort, 1, 65535),
+        "--app-port",
+        checkInt("appPort", s.appPort, 1, 65535),
+        "--blue-port",
+        checkInt("bluePort", s.bluePort, 1, 65535),
+        "--green-port",
+        checkInt("greenPort", s.greenPort, 1, 65535),
+        "--proxy-image",
+        check(
+            "proxyImage",
+            s.proxyImage,
+            patterns.proxyImage,
+            "must be an image reference such as haproxy:2.6",
+        ),
+        "--health-path",
+        check("health.path", s.health.path, patterns.urlPath, "must be a URL path such as /health"),
+        "--health-successes",
+        checkInt("health.successes", s.health.successes, 1, 100),
+        "--health-interval-ms",
+        checkInt("health.intervalMs", s.health.intervalMs, 1, 60000),
+        "--health-timeout",
+        checkInt("health.timeoutSeconds", s.health.timeoutSeconds, 1, 3600),
+        "--lock-timeout",
+        checkInt("lockTimeoutSeconds", s.lockTimeoutSeconds, 0, 86400),
+        "--keep-releases",
+        checkInt("keepReleases", s.keepReleases, 1, 100),
+    );
+    for (const p of s.smokePaths) {
+        args.push(
+            "--smoke-path",
+            check("smoke path", p, patterns.urlPath, "must be a URL path such as /version"),
+        );
+    }
+    if (new Set([s.publicPort, s.bluePort, s.greenPort]).size !== 3) {
+        throw new Error("publicPort, bluePort and greenPort must be three different ports");
+    }
+    return args;
+}
+
+/** The image, version and digest options, checked. */
+export function targetOptions(t: ReleaseTarget): string[] {
+    return [
+        "--image",
+        check("image", t.image, patterns.image, "must be an image repository without tag"),
+        "--version",
+        check("version", t.version, patterns.version, "must be an image tag such as 1.4.2"),
+        "--digest",
+        checkDigest(t.digest),
+    ];
+}
+
+/** argv of one host's release: `bluegreen release ...`. */
+export function releaseArgs(t: ReleaseTarget, s: HostReleaseSettings): string[] {
+    return ["release", ...targetOptions(t), ...toolOptions(s)];
+}
+
+/** Options of the orchestrator; the SSH key comes from the environment (BLUEGREEN_SSH_KEY). */
+export interface OrchestratorOptions {
+    readonly user: string;
+    readonly hosts: readonly HostTarget[];
+    readonly batchSize: number;
+    /** Extra tool options per host name, for hosts that share one machine (tests). */
+    readonly hostArgs?: Readonly<Record<string, readonly string[]>>;
+    /** The SSH key file; if absent, release-hosts reads $BLUEGREEN_SSH_KEY. */
+    readonly keyFile?: string;
+}
+
+/** argv of `release-hosts` (without the program itself). */
+export function orchestratorArgs(t: ReleaseTarget, s: HostReleaseSettings, o: OrchestratorOptions): string[] {
+    if (o.hosts.length === 0) throw new Error("no hosts to release to");
+    const args = ["--user", check("user", o.user, patterns.user, "must be a Unix user name")];
+    if (o.keyFile !== undefined) args.push("--key-file", o.keyFile);
+    args.push("--batch-size", checkInt("batchSize", o.batchSize, 1, 1000));
+    for (const h of o.hosts) {
+        check("host name", h.name, patterns.hostName, "must be a short lowercase name such as web-1");
+        check(`address of ${h.name}`, h.address, patterns.hostAddress, "must be a host name or IP address");
+        checkInt(`port of ${h.name}`, h.port, 1, 65535);
+        check(`host key of ${h.name}`, h.hostKey, patterns.hostKey, 'must be "<type> <base64>"');
+        args.push("--host", `${h.name} ${h.address} ${h.port} ${h.hostKey}`);
+    }
+    for (const [name, extra] of Object.entries(o.hostArgs ?? {})) {
+        for (const a of extra) {
+            args.push(
+                "--host-arg",
+                `${name}=${check("host argument", a, patterns.toolArg, "unsafe characters")}`,
+            );
+        }
+    }
+    args.push(...targetOptions(t), "--", ...toolOptions(s));
+    return args;
+}
+
+/** Quotes one word for a POSIX shell. */
+export function shellQuote(word: string): string {
+    return /^[A-Za-z0-9._/:@=+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/** A shell line that runs argv. */
+export function commandLine(argv: readonly string[]): string {
+    return argv.map(shellQuote).join(" ");
+}
+
+/**
+ * Installs the tool from stdin at TOOL_PATH atomically (a release running meanwhile keeps the
+ * old file), checks the host can run releases, and prints the installed file's digest.
+ */
+export function installCommand(): string {
+    const dir = path.posix.dirname(TOOL_PATH);
+    return [
+        "set -e",
+        `mkdir -p ${dir}`,
+        `cat > ${TOOL_PATH}.new`,
+        `chmod 755 ${TOOL_PATH}.new`,
+        `mv -f ${TOOL_PATH}.new ${TOOL_PATH}`,
+        `${TOOL_PATH} help > /dev/null`,
+        `sha256sum ${TOOL_PATH} | cut -d' ' -f1`,
+    ].join("; ");
+}
+
+/**
+ * A local shell line that runs the orchestrator given on stdin. Its text does not depend on where
+ * the project is checked out, so `pulumi up` from another directory changes nothing.
+ */
+export function orchestratorCommand(args: readonly string[]): string {
+    return `f="$(mktemp)"; trap 'rm -f "$f"' EXIT; cat > "$f"; bash "$f" ${commandLine(args)}`;
+}
+
+/** sha256 of a file, hex. */
+export function fileDigest(file: string): string {
+    return crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex");
+}
+
+/** What the orchestrator reports on its last stdout line. */
+export interface ReleaseSummary {
+    readonly version: string;
+    readonly digest: string;
+    readonly hosts: Readonly<Record<string, { readonly version: string; readonly digest: string }>>;
+}
+
+/** Reads the orchestrator's summary from its stdout. */
+export function parseSummary(stdout: string): ReleaseSummary {
+    const line = stdout
+        .trim()
+        .split("\n")
+        .reverse()
+        .find((l) => l.startsWith("{"));
+    if (!line) throw new Error(`release-hosts printed no summary: ${JSON.stringify(stdout.slice(-500))}`);
+    return JSON.parse(line) as ReleaseSummary;
+}

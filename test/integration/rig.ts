@@ -1,0 +1,272 @@
+/**
+ * The real test rig for the blue-green release: Docker Engine, a registry, two sshd "hosts" on
+ * loopback, started by setup.sh. Helpers run the host tool over real SSH with the pinned host key,
+ * exactly as release-hosts and the Pulumi component do.
+ */
+import { spawn } from "child_process";
+import * as fs from "fs";
+import * as http from "http";
+import * as os from "os";
+import * as path from "path";
+import {
+    commandLine,
+    HostReleaseSettings,
+    HostTarget,
+    installCommand,
+    ORCHESTRATOR_SOURCE,
+    orchestratorArgs,
+    OrchestratorOptions,
+    ReleaseTarget,
+    TOOL_PATH,
+    TOOL_SOURCE,
+} from "../../components/deploy/release-plan";
+
+export interface Rig {
+    readonly rigDir: string;
+    readonly registry: string;
+    readonly user: string;
+    readonly privateKeyFile: string;
+    readonly wrongHostKey: string;
+    readonly hosts: HostTarget[];
+    readonly appImage: string;
+    readonly appDigests: Record<string, string>;
+    readonly proxyImage: string;
+}
+
+export interface Result {
+    readonly code: number | null;
+    readonly signal: NodeJS.Signals | null;
+    readonly stdout: string;
+    readonly stderr: string;
+}
+
+const SETUP = path.join(__dirname, "setup.sh");
+const RIG_DIR = process.env.BG_RIG_DIR ?? "/var/lib/bluegreen-rig";
+
+/** Runs a program; never rejects on a non-zero exit. */
+export function run(
+    cmd: string,
+    args: readonly string[],
+    opts: { input?: string; env?: NodeJS.ProcessEnv; onSpawn?: (pid: number) => void } = {},
+): Promise<Result> {
+    return new Promise((resolve, reject) => {
+        const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ["pipe", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d) => (stdout += d));
+        child.stderr.on("data", (d) => (stderr += d));
+        child.on("error", reject);
+        child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
+        if (child.pid !== undefined) opts.onSpawn?.(child.pid);
+        child.stdin.on("error", () => undefined);
+        child.stdin.end(opts.input ?? "");
+    });
+}
+
+let rig: Promise<Rig | string> | undefined;
+
+/** Starts the rig once per test run; resolves to the reason when it cannot run here. */
+export function ensureRig(): Promise<Rig | string> {
+    rig ??= (async () => {
+        if (process.getuid?.() !== 0)
+            return "the integration rig needs root (it installs packages and starts dockerd)";
+        if (!fs.existsSync("/usr/bin/apt-get")) return "the integration rig needs Debian's apt-get";
+        const started = Date.now();
+        const r = await run("bash", [SETUP], { env: { ...process.env, BG_RIG_DIR: RIG_DIR } });
+        if (r.code !== 0) throw new Error(`test/integration/setup.sh failed (exit ${r.code}):\n${r.stderr}`);
+        console.log(`      (rig ready in ${((Date.now() - started) / 1000).toFixed(1)}s)`);
+        return JSON.parse(fs.readFileSync(path.join(RIG_DIR, "rig.json"), "utf8")) as Rig;
+    })();
+    return rig;
+}
+
+/** The rig, or a loud skip (a failure under CI, where everything must run). */
+export async function requireRig(ctx: Mocha.Context): Promise<Rig> {
+    const r = await ensureRig();
+    if (typeof r === "string") {
+        if (process.env.CI) throw new Error(`integration tests cannot run: ${r}`);
+        console.log(`      SKIPPING the blue-green integration tests: ${r}`);
+        ctx.skip();
+    }
+    return r as Rig;
+}
+
+/** ssh argv for a host, its key pinned (or a given wrong one). */
+export function sshArgs(rig: Rig, host: HostTarget, hostKey = host.hostKey): string[] {
+    const knownHosts = path.join(
+        os.tmpdir(),
+        `bg-known-hosts-${host.name}-${hostKey.slice(-12).replace(/\W/g, "")}`,
+    );
+    fs.writeFileSync(knownHosts, `[${host.address}]:${host.port} ${hostKey}\n`);
+    return [
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        `UserKnownHostsFile=${knownHosts}`,
+        "-o",
+        "GlobalKnownHostsFile=/dev/null",
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "LogLevel=ERROR",
+        "-i",
+        rig.privateKeyFile,
+        "-p",
+        String(host.port),
+        "-l",
+        rig.user,
+        host.address,
+    ];
+}
+
+/** Runs a shell line on a host over SSH. */
+export function onHost(
+    rig: Rig,
+    host: HostTarget,
+    line: string,
+    opts: { input?: string; onSpawn?: (pid: number) => void } = {},
+): Promise<Result> {
+    return run("ssh", [...sshArgs(rig, host), "--", line], opts);
+}
+
+/** Runs the installed tool on a host: `bluegreen ARGV...`. */
+export function bluegreen(
+    rig: Rig,
+    host: HostTarget,
+    argv: readonly string[],
+    opts: { onSpawn?: (pid: number) => void } = {},
+): Promise<Result> {
+    return onHost(rig, host, commandLine([TOOL_PATH, ...argv]), opts);
+}
+
+/** Installs the tool the way the component does: the install command, the tool on stdin. */
+export async function installTool(rig: Rig, host: HostTarget): Promise<Result> {
+    return onHost(rig, host, installCommand(), { input: fs.readFileSync(TOOL_SOURCE, "utf8") });
+}
+
+/** Runs the multi-host orchestrator with the argv the component builds. */
+export function releaseHosts(
+    rig: Rig,
+    target: ReleaseTarget,
+    settings: HostReleaseSettings,
+    options: Omit<OrchestratorOptions, "user" | "keyFile">,
+): Promise<Result> {
+    const args = orchestratorArgs(target, settings, {
+        ...options,
+        user: rig.user,
+        keyFile: rig.privateKeyFile,
+    });
+    return run("bash", [ORCHESTRATOR_SOURCE, ...args]);
+}
+
+/** Settings of one tool instance; each test gets its own instance name and ports. */
+export function settingsFor(rig: Rig, instance: string, basePort: number): HostReleaseSettings {
+    return {
+        instance,
+        bind: "127.0.0.1",
+        publicPort: basePort,
+        appPort: 8000,
+        bluePort: basePort + 1,
+        greenPort: basePort + 2,
+        proxyImage: rig.proxyImage,
+        health: { path: "/health", successes: 3, intervalMs: 200, timeoutSeconds: 20 },
+        smokePaths: ["/health", "/version"],
+        keepReleases: 20,
+        lockTimeoutSeconds: 0,
+    };
+}
+
+/** The release target of a test image version. */
+export function target(rig: Rig, version: string): ReleaseTarget {
+    const digest = rig.appDigests[version];
+    if (!digest) throw new Error(`the rig has no image ${version}`);
+    return { image: rig.appImage, version, digest };
+}
+
+/** Removes an instance's containers, network and state, so a test starts from an empty host. */
+export async function resetInstance(rig: Rig, host: HostTarget, instance: string): Promise<void> {
+    const names = ["blue", "green", "proxy"].map((c) => `${instance}-${c}`);
+    await run("docker", ["rm", "-f", ...names]);
+    await run("docker", ["network", "rm", `${instance}-net`]);
+    await onHost(rig, host, `rm -rf .local/state/bluegreen/${instance}`);
+}
+
+/** Stops every instance this run created (containers are named by the tests' prefix). */
+export async function removeInstances(prefix: string): Promise<void> {
+    const ps = await run("docker", ["ps", "-aq", "--filter", `name=^${prefix}`]);
+    const ids = ps.stdout.split("\n").filter(Boolean);
+    if (ids.length > 0) await run("docker", ["rm", "-f", ...ids]);
+    const nets = await run("docker", ["network", "ls", "-q", "--filter", `name=^${prefix}`]);
+    const netIds = nets.stdout.split("\n").filter(Boolean);
+    if (netIds.length > 0) await run("docker", ["network", "rm", ...netIds]);
+}
+
+/** GET on loopback. */
+export function get(port: number, urlPath: string): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+        const req = http.get(
+            { host: "127.0.0.1", port, path: urlPath, agent: false, timeout: 5000 },
+            (res) => {
+                let body = "";
+                res.on("data", (d) => (body += d));
+                res.on("end", () => resolve({ status: res.statusCode ?? 0, body: body.trim() }));
+            },
+        );
+        req.on("timeout", () => req.destroy(new Error("timeout")));
+        req.on("error", reject);
+    });
+}
+
+/** One JSON line per release, from the host's release log. */
+export async function history(
+    rig: Rig,
+    host: HostTarget,
+    instance: string,
+): Promise<Record<string, unknown>[]> {
+    const r = await bluegreen(rig, host, ["history", "--instance", instance, "--last", "1000"]);
+    if (r.code !== 0) throw new Error(`history failed: ${r.stderr}`);
+    return r.stdout
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+/** The tool's status summary. */
+export async function status(rig: Rig, host: HostTarget, instance: string): Promise<Status> {
+    const r = await bluegreen(rig, host, ["status", "--instance", instance]);
+    if (r.code !== 0) throw new Error(`status failed: ${r.stderr}`);
+    return JSON.parse(r.stdout.trim().split("\n").pop()!) as Status;
+}
+
+export interface ColourStatus {
+    readonly colour: string;
+    readonly version: string;
+    readonly digest: string;
+    readonly running: boolean;
+}
+export interface Status {
+    readonly instance: string;
+    readonly version: string;
+    readonly digest: string;
+    readonly active: ColourStatus | null;
+    readonly retained: ColourStatus | null;
+}
+
+/** Docker's view of a container: id, start time, running. */
+export async function inspect(
+    name: string,
+): Promise<{ id: string; startedAt: string; running: boolean } | null> {
+    const r = await run("docker", [
+        "inspect",
+        "--format",
+        "{{.Id}} {{.State.StartedAt}} {{.State.Running}}",
+        name,
+    ]);
+    if (r.code !== 0) return null;
+    const [id, startedAt, running] = r.stdout.trim().split(" ");
+    return { id, startedAt, running: running === "true" };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
