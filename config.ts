@@ -478,6 +478,16 @@ export function parseConfig(raw: RawConfig, options: ParseOptions = {}): Pipelin
             `${prefix}pulumiAccessToken: the workflows need a backend to run Pulumi; set one of pulumiAccessToken or pulumiBackendUrl. Fix: ${setSecretCommand(raw, "pulumiAccessToken")}`,
         );
     }
+    if (
+        parsed?.workflows.slack &&
+        owns &&
+        !raw.values[prefix + "slackWebhook"] &&
+        options.requireSecrets !== false
+    ) {
+        problems.push(
+            `${prefix}workflows.slack: is true but the slackWebhook secret is not set. Fix: ${setSecretCommand(raw, "slackWebhook")}, or set workflows.slack to false`,
+        );
+    }
     if (parsed?.github && !parsed.deploy) {
         problems.push(
             `${prefix}deploy: is required when github is set: DEPLOY_USER and the DEPLOY_HOST_* secret come from it`,

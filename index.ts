@@ -15,6 +15,8 @@ import {
     repositorySecretNames,
 } from "./components/secret-names";
 import { requiredStatusChecks } from "./components/workflows/ci-jobs";
+import { workflowFilesForStack } from "./components/workflows/render";
+import { WorkflowFiles } from "./components/workflows/workflow-files";
 
 const config: PipelineConfig = loadConfig();
 const { environment, secrets } = config;
@@ -91,10 +93,16 @@ function declareGithub(
         },
         opts,
     );
+    const workflowFiles = new WorkflowFiles(
+        "workflows",
+        { repository: gh.repository, baseBranch: gh.branches.main, files: workflowFilesForStack(config) },
+        opts,
+    );
     return {
         environmentSecrets: env.secretNames,
         repositorySecrets: repoSecrets.names,
         protectedBranches: pulumi.all([main.pattern, develop.pattern]),
+        workflowsPullRequest: workflowFiles.pullRequestNumber,
     };
 }
 
@@ -110,3 +118,5 @@ export const secretNames = {
     repository: githubSide?.repositorySecrets ?? [],
     environment: githubSide?.environmentSecrets ?? [],
 };
+/** The pull request that delivers changed workflow files, if one is open. */
+export const workflowsPullRequest = githubSide?.workflowsPullRequest;

@@ -99,6 +99,15 @@ describe("stacks built from their own Pulumi.<stack>.yaml", () => {
         ]);
     });
 
+    it("delivers the workflow files from the owning stack only, by pull request into main", () => {
+        const files = (s: (typeof stacks)[number]) =>
+            githubObjects(get(s)).filter((o) => o.startsWith("file ") || o.startsWith("pull-request"));
+        assert.deepStrictEqual(files("staging"), []);
+        const production = files("production");
+        assert.ok(production.some((o) => / \.github\/workflows\/ci\.yml$/.test(o)), production.join("\n"));
+        assert.ok(production.some((o) => /^pull-request web-app pulumi\/workflows-[0-9a-f]+ main$/.test(o)));
+    });
+
     it("requires the CI jobs' names as status checks", () => {
         assert.deepStrictEqual(requiredStatusChecks, ["Lint", "Test", "Build", "Security scan"]);
     });
