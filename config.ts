@@ -196,6 +196,13 @@ const deploySchema = z
             .default(["/health"]),
         batchSize: positive.default(1),
         keepReleases: positive.max(100).default(20),
+        /** Seconds a release waits for another release's lock on a host before failing. */
+        lockTimeoutSeconds: z
+            .number({ error: "must be a whole number of seconds, 0 to fail at once" })
+            .int({ error: "must be a whole number of seconds, 0 to fail at once" })
+            .min(0, { error: "must be 0 or more seconds" })
+            .max(3600, { error: "must be at most 3600 seconds" })
+            .default(120),
     })
     .refine((d) => new Set(d.hosts.map((h) => h.name)).size === d.hosts.length, {
         error: "host names must be unique",

@@ -1,0 +1,153 @@
+import * as command from "@pulumi/command";
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import * as fs from "fs";
+import { DeployHost } from "./deploy-host";
+import {
+    checkDigest,
+    HostReleaseSettings,
+    HostTarget,
+    ORCHESTRATOR_SOURCE,
+    orchestratorArgs,
+    orchestratorCommand,
+    parseSummary,
+    ReleaseSummary,
+} from "./release-plan";
+
+/** Arguments of a BlueGreenDeployment component. */
+export interface BlueGreenDeploymentArgs {
+    /** The stack's hosts, in release order. */
+    readonly hosts: readonly HostTarget[];
+    /** The deploy user on every host. */
+    readonly user: string;
+    /** The deploy user's SSH private key; keep it a secret. */
+    readonly privateKey: pulumi.Input<string>;
+    /** Image repository without tag, such as registry.example.com/acme/web-app. */
+    readonly image: string;
+    /** The version (image tag) to serve. */
+    readonly version: string;
+    /** The digest of image:version. Default: resolved from the registry (needs resolveDigest). */
+    readonly digest?: pulumi.Input<string>;
+    /**
+     * Whether to resolve image:version to its digest in the registry; when a digest is also given,
+     * the two must agree. Default: true.
+     */
+    readonly resolveDigest?: boolean;
+    /** How each host runs the app: ports, proxy image, health gate, smoke paths, lock wait. */
+    readonly settings: HostReleaseSettings;
+    /** Hosts released at once; a batch starts when the previous one succeeded. Default: 1. */
+    readonly batchSize?: number;
+}
+
+/**
+ * Blue-green releases of one image version on a stack's hosts. Each host gets the release tool
+ * (a DeployHost); one orchestrating command then releases the hosts batch by batch over SSH and,
+ * if a host fails, switches the hosts it already released back, so every host ends on the same
+ * version, and the update fails with the host's error. The command runs only when what it would
+ * release changes: an unchanged image digest and settings mean no command at all.
+ */
+export class BlueGreenDeployment extends pulumi.ComponentResource {
+    /** The version released. */
+    public readonly version: pulumi.Output<string>;
+    /** The image digest released (immutable; what the hosts run). */
+    public readonly digest: pulumi.Output<string>;
+    /** Version each host serves, by host name, as the hosts reported after the release. */
+    public readonly liveVersions: pulumi.Output<Record<string, string>>;
+    /** The per-host components. */
+    public readonly hosts: DeployHost[];
+
+    constructor(name: string, args: BlueGreenDeploymentArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("cicd:deploy:BlueGreenDeployment", name, {}, opts);
+        const resolve = args.resolveDigest ?? true;
+        const reference = `${args.image}:${args.version}`;
+
+        // Validated now (throws on bad input), then again once the digest is known.
+        const batchSize = args.batchSize ?? 1;
+        const plan = (d: string) =>
+            orchestratorArgs({ image: args.image, version: args.version, digest: d }, args.settings, {
+                user: args.user,
+                hosts: args.hosts,
+                batchSize,
+            });
+        plan(`sha256:${"0".repeat(64)}`);
+
+        let digest: pulumi.Output<string>;
+        if (resolve) {
+            const resolved = docker.getRegistryImageOutput(
+                { name: reference },
+                { parent: this },
+            ).sha256Digest;
+            digest = pulumi.all([resolved, args.digest]).apply(([found, pinned]) => {
+                checkDigest(found);
+                if (pinned !== undefined && pinned !== found) {
+                    throw new Error(
+                        `digest ${pinned} from config does not match the registry's ${reference} (${found}); ` +
+                            `fix the digest, or remove it and let it be resolved`,
+                    );
+                }
+                return found;
+            });
+        } else if (args.digest !== undefined) {
+            digest = pulumi.output(args.digest).apply(checkDigest);
+        } else {
+            throw new Error(`${name}: no digest for ${reference}: give one, or set resolveDigest`);
+        }
+
+        const line = digest.apply((d) => orchestratorCommand(plan(d)));
+
+        this.hosts = args.hosts.map(
+            (host) =>
+                new DeployHost(
+                    `${name}-${host.name}`,
+                    { host, user: args.user, privateKey: args.privateKey },
+                    { parent: this },
+                ),
+        );
+
+        const release = new command.local.Command(
+            `${name}-release`,
+            {
+                create: line,
+                update: line,
+                stdin: fs.readFileSync(ORCHESTRATOR_SOURCE, "utf8"),
+                environment: { BLUEGREEN_SSH_KEY: pulumi.secret(args.privateKey) },
+                triggers: [args.image, args.version, digest],
+                addPreviousOutputInEnv: false,
+            },
+            { parent: this, dependsOn: this.hosts.map((h) => h.install) },
+        );
+
+        const summary: pulumi.Output<ReleaseSummary> = release.stdout.apply(parseSummary);
+        this.version = pulumi.output(args.version);
+        this.digest = digest;
+        this.liveVersions = summary.apply((s) =>
+            Object.fromEntries(Object.entries(s.hosts).map(([host, h]) => [host, h.version])),
+        );
+        this.registerOutputs({ version: this.version, digest: this.digest, liveVersions: this.liveVersions });
+    }
+}
+
+/** The per-host release settings from the stack's deploy config. */
+export function hostReleaseSettings(deploy: {
+    readonly publicPort: number;
+    readonly appPort: number;
+    readonly bluePort: number;
+    readonly greenPort: number;
+    readonly proxyImage: string;
+    readonly health: HostReleaseSettings["health"];
+    readonly smokePaths: readonly string[];
+    readonly keepReleases: number;
+    readonly lockTimeoutSeconds: number;
+}): HostReleaseSettings {
+    return {
+        publicPort: deploy.publicPort,
+        appPort: deploy.appPort,
+        bluePort: deploy.bluePort,
+        greenPort: deploy.greenPort,
+        proxyImage: deploy.proxyImage,
+        health: deploy.health,
+        smokePaths: deploy.smokePaths,
+        keepReleases: deploy.keepReleases,
+        lockTimeoutSeconds: deploy.lockTimeoutSeconds,
+    };
+}

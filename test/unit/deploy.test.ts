@@ -1,0 +1,329 @@
+import * as assert from "assert";
+import * as pulumi from "@pulumi/pulumi";
+import * as fs from "fs";
+import { ConfigError, parseConfig, readStackFile } from "../../config";
+import { BlueGreenDeployment, hostReleaseSettings } from "../../components/deploy/blue-green-deployment";
+import {
+    checkDigest,
+    commandLine,
+    HostReleaseSettings,
+    installCommand,
+    ORCHESTRATOR_SOURCE,
+    orchestratorArgs,
+    orchestratorCommand,
+    parseSummary,
+    releaseArgs,
+    TOOL_SOURCE,
+} from "../../components/deploy/release-plan";
+import { outputPromise, promiseOf, RecordingMocks, testSecrets } from "../mocks";
+
+const digestA = `sha256:${"ab".repeat(32)}`; // what the mocked registry resolves every tag to
+const digestB = `sha256:${"cd".repeat(32)}`;
+const hostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHL3dduAp4UQqzLWOi3qt83WY3xHZahBxLLA8PebGa0c";
+const key = "-----BEGIN OPENSSH PRIVATE KEY-----\nsecret-key-material\n-----END OPENSSH PRIVATE KEY-----";
+
+const settings: HostReleaseSettings = {
+    publicPort: 80,
+    appPort: 8000,
+    bluePort: 18001,
+    greenPort: 18002,
+    proxyImage: "haproxy:2.6",
+    health: { path: "/health", successes: 3, intervalMs: 500, timeoutSeconds: 60 },
+    smokePaths: ["/health", "/version"],
+    keepReleases: 20,
+    lockTimeoutSeconds: 120,
+};
+const target = { image: "registry.example.com/acme/web-app", version: "1.4.2", digest: digestB };
+const hosts = [
+    { name: "web-1", address: "web-1.example.com", port: 22, hostKey },
+    { name: "web-2", address: "10.0.0.2", port: 2222, hostKey },
+];
+
+const types = {
+    remote: "command:remote:Command",
+    local: "command:local:Command",
+    host: "cicd:deploy:DeployHost",
+    deployment: "cicd:deploy:BlueGreenDeployment",
+};
+
+/** Mocks whose local commands answer like release-hosts: a summary of the hosts it was given. */
+class ReleaseMocks extends RecordingMocks {
+    newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
+        const result = super.newResource(args);
+        if (args.type === types.local) {
+            const create = String(args.inputs.create);
+            const version = /--version (\S+)/.exec(create)![1];
+            const digest = /--digest (sha256:[a-f0-9]{64})/.exec(create)![1];
+            const names = [...create.matchAll(/--host '([a-z0-9-]+) /g)].map((m) => m[1]);
+            const summary = {
+                version,
+                digest,
+                hosts: Object.fromEntries(names.map((n) => [n, { version, digest }])),
+            };
+            result.state.stdout = `progress\n${JSON.stringify(summary)}\n`;
+        }
+        return result;
+    }
+}
+
+async function declare(
+    make: () => BlueGreenDeployment,
+): Promise<{ mocks: ReleaseMocks; dep: BlueGreenDeployment }> {
+    const mocks = new ReleaseMocks();
+    await pulumi.runtime.setMocks(mocks, "cicd-pipeline", "test", false);
+    const dep = make();
+    await promiseOf(dep.urn);
+    await outputPromise(dep.liveVersions).catch(() => undefined);
+    return { mocks, dep };
+}
+
+const deployment = (extra: Partial<ConstructorParameters<typeof BlueGreenDeployment>[1]> = {}) =>
+    new BlueGreenDeployment("production", {
+        hosts,
+        user: "deploy",
+        privateKey: pulumi.secret(key),
+        image: target.image,
+        version: target.version,
+        settings,
+        batchSize: 1,
+        ...extra,
+    });
+
+describe("deploy: release commands as data", () => {
+    it("builds the host tool's release argv with every setting", () => {
+        assert.deepStrictEqual(releaseArgs(target, settings), [
+            ...["release", "--image", "registry.example.com/acme/web-app", "--version", "1.4.2"],
+            ...["--digest", digestB, "--public-port", "80", "--app-port", "8000"],
+            ...["--blue-port", "18001", "--green-port", "18002", "--proxy-image", "haproxy:2.6"],
+            ...["--health-path", "/health", "--health-successes", "3", "--health-interval-ms", "500"],
+            ...["--health-timeout", "60", "--lock-timeout", "120", "--keep-releases", "20"],
+            ...["--smoke-path", "/health", "--smoke-path", "/version"],
+        ]);
+    });
+
+    it("adds the instance and bind address when given", () => {
+        const argv = releaseArgs(target, { ...settings, instance: "web", bind: "127.0.0.1" });
+        assert.deepStrictEqual(argv.slice(7, 11), ["--instance", "web", "--bind", "127.0.0.1"]);
+    });
+
+    for (const [what, t, s, message] of [
+        [
+            "a version with a shell command",
+            { version: "1.0;rm -rf /" },
+            {},
+            /invalid version "1\.0;rm -rf \/"/,
+        ],
+        ["a version with $()", { version: "$(reboot)" }, {}, /invalid version/],
+        ["an image with a tag", { image: "acme/web:1.0" }, {}, /invalid image/],
+        ["an image with a space", { image: "acme/web app" }, {}, /invalid image/],
+        ["a short digest", { digest: "sha256:abc" }, {}, /invalid digest/],
+        ["a smoke path with a backtick", {}, { smokePaths: ["/x`id`"] }, /invalid smoke path/],
+        ["a proxy image with a space", {}, { proxyImage: "haproxy 2.6" }, /invalid proxyImage/],
+        ["a port out of range", {}, { publicPort: 70000 }, /invalid publicPort 70000/],
+        ["two equal ports", {}, { bluePort: 80 }, /three different ports/],
+        [
+            "a fractional health count",
+            {},
+            { health: { ...settings.health, successes: 1.5 } },
+            /health\.successes/,
+        ],
+    ] as const) {
+        it(`rejects ${what} before building any command`, () => {
+            assert.throws(() => releaseArgs({ ...target, ...t }, { ...settings, ...s }), message);
+        });
+    }
+
+    it("builds the orchestrator's argv: user, batch size, pinned hosts, then the tool's options", () => {
+        const argv = orchestratorArgs(target, settings, { user: "deploy", hosts, batchSize: 2 });
+        assert.deepStrictEqual(argv.slice(0, 8), [
+            ...["--user", "deploy", "--batch-size", "2"],
+            ...[
+                "--host",
+                `web-1 web-1.example.com 22 ${hostKey}`,
+                "--host",
+                `web-2 10.0.0.2 2222 ${hostKey}`,
+            ],
+        ]);
+        assert.deepStrictEqual(argv.slice(8, 15), [
+            ...["--image", target.image, "--version", "1.4.2", "--digest", digestB, "--"],
+        ]);
+        assert.deepStrictEqual(argv.slice(15), releaseArgs(target, settings).slice(7));
+    });
+
+    it("rejects hosts that could smuggle shell words", () => {
+        const bad = [
+            { ...hosts[0], address: "web-1;id" },
+            { ...hosts[0], name: "Web 1" },
+            { ...hosts[0], hostKey: "ssh-ed25519 AAAA; id" },
+        ];
+        for (const h of bad) {
+            assert.throws(() =>
+                orchestratorArgs(target, settings, { user: "deploy", hosts: [h], batchSize: 1 }),
+            );
+        }
+        assert.throws(
+            () => orchestratorArgs(target, settings, { user: "root;id", hosts, batchSize: 1 }),
+            /user/,
+        );
+        assert.throws(() => orchestratorArgs(target, settings, { user: "deploy", hosts: [], batchSize: 1 }));
+    });
+
+    it("quotes words for the shell only where needed", () => {
+        assert.strictEqual(commandLine(["release", "--version", "1.4.2"]), "release --version 1.4.2");
+        assert.strictEqual(commandLine(["--host", "a b"]), "--host 'a b'");
+        assert.strictEqual(commandLine(["it's"]), `'it'\\''s'`);
+    });
+
+    it("runs the orchestrator from stdin, so the command does not depend on the checkout's path", () => {
+        const line = orchestratorCommand(["--user", "deploy"]);
+        assert.strictEqual(
+            line,
+            `f="$(mktemp)"; trap 'rm -f "$f"' EXIT; cat > "$f"; bash "$f" --user deploy`,
+        );
+        assert.ok(!line.includes(process.cwd()));
+    });
+
+    it("installs the tool atomically into the deploy user's home and prints its digest", () => {
+        assert.strictEqual(
+            installCommand(),
+            "set -e; mkdir -p .local/bin; cat > .local/bin/bluegreen.new; chmod 755 .local/bin/bluegreen.new; " +
+                "mv -f .local/bin/bluegreen.new .local/bin/bluegreen; .local/bin/bluegreen help > /dev/null; " +
+                "sha256sum .local/bin/bluegreen | cut -d' ' -f1",
+        );
+    });
+
+    it("reads the orchestrator's summary from the last JSON line of its output", () => {
+        const s = parseSummary(
+            `x\n{"version":"1","digest":"${digestA}","hosts":{"a":{"version":"1","digest":"${digestA}"}}}\n`,
+        );
+        assert.strictEqual(s.hosts.a.version, "1");
+        assert.throws(() => parseSummary("no summary"), /printed no summary/);
+        assert.throws(() => checkDigest("sha256:XYZ"), /invalid digest/);
+    });
+});
+
+describe("deploy: config", () => {
+    it("rejects `1.0;rm -rf /` as a version at config validation, naming the key", () => {
+        const raw = readStackFile("staging", {
+            overrides: { ...testSecrets("staging"), version: { value: "1.0;rm -rf /" } },
+        });
+        assert.throws(
+            () => parseConfig(raw),
+            (e: unknown) =>
+                e instanceof ConfigError &&
+                e.problems.some((p) => /^cicd-pipeline:version: must be an image tag/.test(p)),
+        );
+    });
+
+    it("turns the stack's deploy config into host release settings, lock wait defaulting to 120s", () => {
+        const config = parseConfig(readStackFile("production", { overrides: testSecrets("production") }));
+        const s = hostReleaseSettings(config.deploy!);
+        assert.strictEqual(s.lockTimeoutSeconds, 120);
+        assert.deepStrictEqual(s.health, {
+            path: "/health",
+            successes: 5,
+            intervalMs: 500,
+            timeoutSeconds: 90,
+        });
+        assert.deepStrictEqual(s.smokePaths, ["/health", "/version"]);
+        releaseArgs({ image: config.deploy!.image, version: config.release.version!, digest: digestB }, s);
+    });
+});
+
+describe("deploy: BlueGreenDeployment under mocks", () => {
+    it("installs the tool on each host over SSH with the host key pinned and the key secret", async () => {
+        const { mocks } = await declare(() => deployment());
+        assert.deepStrictEqual(
+            mocks.ofType(types.host).map((r) => r.name),
+            ["production-web-1", "production-web-2"],
+        );
+        const installs = mocks.ofType(types.remote);
+        assert.deepStrictEqual(
+            installs.map((r) => r.name),
+            ["production-web-1-install", "production-web-2-install"],
+        );
+        const [web1, web2] = installs;
+        const conn = web1.inputs.connection as Record<string, unknown>;
+        assert.strictEqual(conn.host, "web-1.example.com");
+        assert.strictEqual(conn.port, 22);
+        assert.strictEqual(conn.user, "deploy");
+        assert.strictEqual(conn.hostKey, hostKey);
+        assert.strictEqual(conn.privateKey, key);
+        assert.ok(web1.secretInputs.has("connection"), "the connection (with the key) is secret");
+        assert.strictEqual((web2.inputs.connection as Record<string, unknown>).port, 2222);
+        assert.strictEqual(web1.inputs.create, installCommand());
+        assert.strictEqual(web1.inputs.stdin, fs.readFileSync(TOOL_SOURCE, "utf8"));
+    });
+
+    it("resolves the tag to its digest and releases that digest to all hosts in one command", async () => {
+        const { mocks, dep } = await declare(() => deployment());
+        const invoke = mocks.invokes.find(
+            (i) => i.token === "docker:index/getRegistryImage:getRegistryImage",
+        );
+        assert.deepStrictEqual(invoke?.args, { name: "registry.example.com/acme/web-app:1.4.2" });
+        const [release] = mocks.ofType(types.local);
+        assert.strictEqual(release.name, "production-release");
+        const expected = orchestratorCommand(
+            orchestratorArgs({ ...target, digest: digestA }, settings, {
+                user: "deploy",
+                hosts,
+                batchSize: 1,
+            }),
+        );
+        assert.strictEqual(release.inputs.create, expected);
+        assert.strictEqual(release.inputs.update, expected);
+        assert.strictEqual(release.inputs.stdin, fs.readFileSync(ORCHESTRATOR_SOURCE, "utf8"));
+        assert.deepStrictEqual(release.inputs.triggers, [target.image, "1.4.2", digestA]);
+        assert.deepStrictEqual(release.inputs.environment, { BLUEGREEN_SSH_KEY: key });
+        assert.ok(
+            release.secretInputs.has("environment"),
+            "the SSH key reaches the command only as a secret",
+        );
+        assert.ok(!String(release.inputs.create).includes("PRIVATE KEY"));
+        assert.strictEqual(await outputPromise(dep.digest), digestA);
+        assert.strictEqual(await outputPromise(dep.version), "1.4.2");
+        assert.deepStrictEqual(await outputPromise(dep.liveVersions), { "web-1": "1.4.2", "web-2": "1.4.2" });
+    });
+
+    it("declares identical commands for an unchanged release, so pulumi up runs nothing", async () => {
+        const first = (await declare(() => deployment())).mocks;
+        const second = (await declare(() => deployment())).mocks;
+        const inputsOf = (m: RecordingMocks) =>
+            [...m.ofType(types.local), ...m.ofType(types.remote)].map((r) => JSON.stringify(r.inputs));
+        assert.deepStrictEqual(inputsOf(second), inputsOf(first));
+        const changed = (await declare(() => deployment({ version: "1.4.3" }))).mocks;
+        const [before] = first.ofType(types.local);
+        const [after] = changed.ofType(types.local);
+        assert.notDeepStrictEqual(after.inputs.triggers, before.inputs.triggers);
+        assert.match(String(after.inputs.create), /--version 1\.4\.3 /);
+        assert.deepStrictEqual(
+            changed.ofType(types.remote).map((r) => r.inputs),
+            first.ofType(types.remote).map((r) => r.inputs),
+            "a new version does not reinstall the tool",
+        );
+    });
+
+    it("uses a configured digest without asking the registry when resolveDigest is false", async () => {
+        const { mocks, dep } = await declare(() => deployment({ resolveDigest: false, digest: digestB }));
+        assert.ok(!mocks.invokes.some((i) => i.token.startsWith("docker:")));
+        assert.strictEqual(await outputPromise(dep.digest), digestB);
+        assert.match(String(mocks.ofType(types.local)[0].inputs.create), new RegExp(`--digest ${digestB} `));
+    });
+
+    it("refuses a configured digest that disagrees with the registry", async () => {
+        const mocks = new ReleaseMocks();
+        await pulumi.runtime.setMocks(mocks, "cicd-pipeline", "test", false);
+        const dep = deployment({ digest: digestB });
+        await assert.rejects(
+            outputPromise(dep.digest),
+            /digest sha256:cdcd.* from config does not match the registry/,
+        );
+    });
+
+    it("refuses a bad version before declaring anything", async () => {
+        const mocks = new ReleaseMocks();
+        await pulumi.runtime.setMocks(mocks, "cicd-pipeline", "test", false);
+        assert.throws(() => deployment({ version: "1.0;rm -rf /" }), /invalid version "1\.0;rm -rf \/"/);
+        assert.throws(() => deployment({ resolveDigest: false }), /no digest/);
+    });
+});
