@@ -173,8 +173,11 @@ describe("blue-green release on a real host (integration)", function () {
         assert.strictEqual(last.instant, true);
         assert.strictEqual(last.pull_s, 0);
         assert.ok(seconds < 3, `instant rollback took ${seconds}s over SSH`);
+        // --fresh starts a new container even though the retained colour runs the version.
+        const fresh2 = await release(s, target(rig, "2.0.0"), ["--fresh"]);
+        assert.strictEqual(fresh2.code, 0, fresh2.stderr);
+        assert.strictEqual((await history(rig, host, s.instance!)).pop()!.instant, false);
         // Not retained any more once a third version replaced it: a normal release.
-        await releaseOk(s, "2.0.0"); // instant, back to green
         const r = await release(s, target(rig, "5.0.0-slow"), ["--health-timeout", "30"]);
         assert.strictEqual(r.code, 0, r.stderr);
         await releaseOk(s, "1.0.0");

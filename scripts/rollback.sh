@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Rolls a stack back to an earlier version: scripts/rollback.sh <stack> <version> [<digest>]
+#
+# A rollback is a release of the earlier version through `pulumi up`, so Pulumi's state (the
+# stack's version config, the release command's record, the live-version outputs) stays the truth.
+# On each host, when the retained colour still runs that version's digest, the release is an
+# instant switch back to it (no pull, no start); otherwise it is a normal blue-green release.
+#
+# If the stack pins a digest in its config, give the digest of <version> as well (or the pinned
+# digest would not match the version); otherwise the digest is resolved from the registry.
+set -euo pipefail
+
+usage() {
+    echo "usage: scripts/rollback.sh <stack> <version> [<digest>]" >&2
+    echo "  e.g. scripts/rollback.sh production 1.0.0" >&2
+    exit 2
+}
+die() {
+    printf 'rollback: error: %s\n' "$*" >&2
+    exit "${2:-1}"
+}
+
+(($# == 2 || $# == 3)) || usage
+stack="$1"
+version="$2"
+digest="${3:-}"
+# Same patterns as the stack config: nothing else reaches pulumi's command line.
+[[ "$stack" =~ ^[A-Za-z0-9_.-]{1,100}(/[A-Za-z0-9_.-]{1,100}){0,2}$ ]] ||
+    die "invalid stack name $(printf '%q' "$stack"): letters, digits, . _ - (optionally org/project/stack)" 2
+[[ "$version" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] ||
+    die "invalid version $(printf '%q' "$version"): must be an image tag such as 1.4.2" 2
+[[ -z "$digest" || "$digest" =~ ^sha256:[a-f0-9]{64}$ ]] ||
+    die "invalid digest $(printf '%q' "$digest"): must be sha256: and 64 lowercase hex digits" 2
+
+command -v pulumi >/dev/null || die "the pulumi CLI is not on PATH"
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+config=(--config "version=$version")
+if [[ -n "$digest" ]]; then
+    config+=(--config "digest=$digest")
+elif pinned="$(pulumi config get --stack "$stack" digest 2>/dev/null)" && [[ -n "$pinned" ]]; then
+    die "stack $stack pins digest $pinned; give the digest of $version: scripts/rollback.sh $stack $version sha256:..." 2
+fi
+
+echo "rollback: releasing $version on stack $stack" >&2
+# --config saves the version in Pulumi.<stack>.yaml as well: commit that change.
+exec pulumi up --stack "$stack" --yes --skip-preview "${config[@]}"
