@@ -164,7 +164,7 @@ EOF
 build_app() {
     local version="$1" mode="$2" ctx="$RIG_DIR/build/app-$1"
     mkdir -p "$ctx"
-    (cd "$APP_SRC" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath \
+    (cd "$APP_SRC" && GOCACHE="$RIG_DIR/go-cache" CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath \
         -ldflags "-s -w -X main.version=$version -X main.mode=$mode" -o "$ctx/app" .)
     cp "$APP_SRC/Dockerfile" "$ctx/Dockerfile"
     quiet docker build -t "$APP_REPO:$version" "$ctx"
