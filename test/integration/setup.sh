@@ -160,20 +160,32 @@ EOF
     wait_for "sshd $name" 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port"
 }
 
+# Whether IMAGE (a tag) is built from SOURCE (a hash) and pushed: then it need not be built again.
+up_to_date() {
+    local image="$1" source="$2" repo="${1%:*}" tag="${1##*:}"
+    [[ "$(docker image inspect --format '{{index .Config.Labels "bluegreen.test.source"}}' "$image" 2>/dev/null)" == "$source" ]] &&
+        curl -fsS -o /dev/null -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+            "http://$REGISTRY_ADDR/v2/${repo#*/}/manifests/$tag"
+}
+
 # Builds the app in one mode, as an image tagged with the version, and pushes it.
 build_app() {
-    local version="$1" mode="$2" ctx="$RIG_DIR/build/app-$1"
+    local version="$1" mode="$2" ctx="$RIG_DIR/build/app-$1" source
+    source="$(cat "$APP_SRC/main.go" "$APP_SRC/go.mod" "$APP_SRC/Dockerfile" - <<<"$version $mode" | sha256sum | cut -c1-32)"
+    up_to_date "$APP_REPO:$version" "$source" && return 0
     mkdir -p "$ctx"
     (cd "$APP_SRC" && GOCACHE="$RIG_DIR/go-cache" CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath \
         -ldflags "-s -w -X main.version=$version -X main.mode=$mode" -o "$ctx/app" .)
     cp "$APP_SRC/Dockerfile" "$ctx/Dockerfile"
-    quiet docker build -t "$APP_REPO:$version" "$ctx"
+    quiet docker build --label "bluegreen.test.source=$source" -t "$APP_REPO:$version" "$ctx"
     quiet docker push "$APP_REPO:$version"
 }
 
 # Debian's haproxy binary and the libraries it links, as a FROM-scratch image.
 build_proxy() {
-    local ctx="$RIG_DIR/build/haproxy" lib
+    local ctx="$RIG_DIR/build/haproxy" lib source
+    source="$(sha256sum /usr/sbin/haproxy | cut -c1-32)"
+    up_to_date "$PROXY_REPO:2.6" "$source" && return 0
     rm -rf "$ctx"
     mkdir -p "$ctx/root/usr/sbin" "$ctx/root/tmp" "$ctx/root/etc"
     cp /usr/sbin/haproxy "$ctx/root/usr/sbin/haproxy"
@@ -188,7 +200,7 @@ FROM scratch
 COPY root/ /
 ENTRYPOINT ["/usr/sbin/haproxy"]
 EOF
-    quiet docker build -t "$PROXY_REPO:2.6" "$ctx"
+    quiet docker build --label "bluegreen.test.source=$source" -t "$PROXY_REPO:2.6" "$ctx"
     quiet docker push "$PROXY_REPO:2.6"
 }
 
