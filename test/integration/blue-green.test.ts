@@ -306,6 +306,25 @@ describe("blue-green release on a real host (integration)", function () {
         assert.strictEqual(await served(s), "1.0.0");
     });
 
+    it("keeps the images of the last N releases and prunes older ones it released", async () => {
+        // Earlier scenarios' containers still use these images; docker would (rightly) keep them.
+        await removeInstances(PREFIX);
+        const s = { ...(await fresh("prune", 18220)), keepReleases: 1 };
+        const has = async (version: string) =>
+            (await run("docker", ["image", "inspect", `${rig.appImage}@${rig.appDigests[version]}`])).code ===
+            0;
+        await releaseOk(s, "1.0.0");
+        await releaseOk(s, "2.0.0");
+        assert.ok(await has("1.0.0"), "the retained colour's image stays while it runs");
+        const r = await release(s, target(rig, "5.0.0-slow"), ["--health-timeout", "30"]);
+        assert.strictEqual(r.code, 0, r.stderr);
+        assert.ok(!(await has("1.0.0")), "1.0.0 is neither among the last release nor in use");
+        assert.ok(await has("2.0.0"), "2.0.0 is in use by the retained colour");
+        // A pruned version is pulled again by digest when released.
+        await releaseOk(s, "1.0.0");
+        assert.ok(Number((await history(rig, host, s.instance!)).pop()!.pull_s) > 0);
+    });
+
     it("a wrong host key: SSH refuses the connection, nothing runs", async () => {
         const wrong = { ...host, hostKey: rig.wrongHostKey };
         const marker = "/tmp/bluegreen-wrong-host-key-ran";

@@ -160,12 +160,22 @@ EOF
     wait_for "sshd $name" 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port"
 }
 
+# The registry digest of a local image, or nothing.
+digest_of() {
+    docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$1" 2>/dev/null |
+        { grep -F "$2@" || true; } | head -n1 | sed 's/.*@//'
+}
+
 # Whether IMAGE (a tag) is built from SOURCE (a hash) and pushed: then it need not be built again.
 up_to_date() {
     local image="$1" source="$2" repo="${1%:*}" tag="${1##*:}"
-    [[ "$(docker image inspect --format '{{index .Config.Labels "bluegreen.test.source"}}' "$image" 2>/dev/null)" == "$source" ]] &&
-        curl -fsS -o /dev/null -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
-            "http://$REGISTRY_ADDR/v2/${repo#*/}/manifests/$tag"
+    [[ "$(docker image inspect --format '{{index .Config.Labels "bluegreen.test.source"}}' "$image" 2>/dev/null)" == "$source" ]] ||
+        return 1
+    curl -fsS -o /dev/null -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+        "http://$REGISTRY_ADDR/v2/${repo#*/}/manifests/$tag" || return 1
+    # A release's image pruning may have dropped the local digest reference; a pull restores it.
+    [[ -n "$(digest_of "$image" "$repo")" ]] || quiet docker pull "$image"
+    [[ -n "$(digest_of "$image" "$repo")" ]]
 }
 
 # Builds the app in one mode, as an image tagged with the version, and pushes it.
@@ -204,10 +214,6 @@ EOF
     quiet docker push "$PROXY_REPO:2.6"
 }
 
-digest_of() {
-    docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$1" |
-        grep -F "$2@" | head -n1 | sed 's/.*@//'
-}
 
 install_packages
 start_dockerd
