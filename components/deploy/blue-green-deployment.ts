@@ -117,12 +117,14 @@ export class BlueGreenDeployment extends pulumi.ComponentResource {
             { parent: this, dependsOn: this.hosts.map((h) => h.install) },
         );
 
-        const summary: pulumi.Output<ReleaseSummary> = release.stdout.apply(parseSummary);
         this.version = pulumi.output(args.version);
         this.digest = digest;
-        this.liveVersions = summary.apply((s) =>
-            Object.fromEntries(Object.entries(s.hosts).map(([host, h]) => [host, h.version])),
-        );
+        // No output at all only happens where nothing ran (mocks); a run always ends with a summary.
+        this.liveVersions = release.stdout.apply((out) => {
+            if (!out) return {};
+            const summary: ReleaseSummary = parseSummary(out);
+            return Object.fromEntries(Object.entries(summary.hosts).map(([host, h]) => [host, h.version]));
+        });
         this.registerOutputs({ version: this.version, digest: this.digest, liveVersions: this.liveVersions });
     }
 }
