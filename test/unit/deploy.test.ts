@@ -320,6 +320,12 @@ describe("deploy: BlueGreenDeployment under mocks", () => {
         );
     });
 
+    it("reports no live versions where the release command printed nothing (nothing ran)", async () => {
+        await pulumi.runtime.setMocks(new RecordingMocks(), "cicd-pipeline", "test", false);
+        const dep = deployment();
+        assert.deepStrictEqual(await outputPromise(dep.liveVersions), {});
+    });
+
     it("refuses a bad version before declaring anything", async () => {
         const mocks = new ReleaseMocks();
         await pulumi.runtime.setMocks(mocks, "cicd-pipeline", "test", false);
