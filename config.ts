@@ -500,9 +500,9 @@ export function parseConfig(raw: RawConfig, options: ParseOptions = {}): Pipelin
             `${prefix}deploy: is required when github is set: DEPLOY_USER and the DEPLOY_HOST_* secret come from it`,
         );
     }
-    if (parsed?.deploy && !parsed.deploy.resolveDigest && !parsed.version) {
+    if (parsed?.deploy && !parsed.deploy.resolveDigest && parsed.version && !parsed.digest) {
         problems.push(
-            `${prefix}version: is required when deploy.resolveDigest is false; set it with pulumi config set -s ${raw.stack} version 1.0.0`,
+            `${prefix}digest: is required with version when deploy.resolveDigest is false; set it with pulumi config set -s ${raw.stack} digest sha256:<64 hex digits>`,
         );
     }
 

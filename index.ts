@@ -6,6 +6,7 @@
 import * as github from "@pulumi/github";
 import * as pulumi from "@pulumi/pulumi";
 import { loadConfig, PipelineConfig } from "./config";
+import { BlueGreenDeployment, hostReleaseSettings } from "./components/deploy/blue-green-deployment";
 import { BranchRules } from "./components/repository/branch-rules";
 import { DeploymentEnvironment } from "./components/repository/deployment-environment";
 import { RepositorySecrets } from "./components/repository/repository-secrets";
@@ -108,6 +109,22 @@ function declareGithub(
 
 const githubSide = config.github && config.deploy ? declareGithub(config.github, config.deploy) : undefined;
 
+/** Blue-green releases of the configured version on the stack's hosts (once a version is set). */
+const deployment =
+    config.deploy && config.release.version
+        ? new BlueGreenDeployment(environment.name, {
+              hosts: config.deploy.hosts,
+              user: config.deploy.user,
+              privateKey: secrets.deploySshKey!,
+              image: config.deploy.image,
+              version: config.release.version,
+              digest: config.release.digest,
+              resolveDigest: config.deploy.resolveDigest,
+              settings: hostReleaseSettings(config.deploy),
+              batchSize: config.deploy.batchSize,
+          })
+        : undefined;
+
 /** The stack's environment, as the workflows and people see it. */
 export const environmentName = environment.name;
 export const environmentUrl = environment.url;
@@ -120,3 +137,7 @@ export const secretNames = {
 };
 /** The pull request that delivers changed workflow files, if one is open. */
 export const workflowsPullRequest = githubSide?.workflowsPullRequest;
+/** The version and image digest released to this stack's hosts, and what each host serves. */
+export const version = deployment?.version;
+export const digest = deployment?.digest;
+export const liveVersions = deployment?.liveVersions;

@@ -20,6 +20,9 @@ export interface DeclaredResource {
 export const githubUserIds: Record<string, number> = { alice: 1001, bob: 1002, carol: 1003 };
 export const githubTeamIds: Record<string, number> = { "release-managers": 2001, platform: 2002 };
 
+/** The digest the mocked registry reports for every image, and the test stacks pin. */
+export const testDigest = `sha256:${"cd".repeat(32)}`;
+
 /** Mocks that record what the program declares. */
 export class RecordingMocks implements pulumi.runtime.Mocks {
     readonly resources: DeclaredResource[] = [];
@@ -52,7 +55,7 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
                 return { id: String(githubTeamIds[slug]), slug };
             }
             case "docker:index/getRegistryImage:getRegistryImage":
-                return { name: args.inputs.name, sha256Digest: `sha256:${"ab".repeat(32)}` };
+                return { name: args.inputs.name, sha256Digest: testDigest };
             default:
                 return {};
         }
@@ -110,7 +113,7 @@ export function testSecrets(stack: string): Record<string, { value: string; secr
         pulumiConfigPassphrase: { value: `passphrase-${stack}`, secret: true },
         slackWebhook: { value: `https://hooks.slack.com/services/T000/B000/${stack}`, secret: true },
         version: { value: "1.4.2" },
-        digest: { value: `sha256:${"cd".repeat(32)}` },
+        digest: { value: testDigest },
     };
 }
 

@@ -15,10 +15,10 @@ import {
     releaseArgs,
     TOOL_SOURCE,
 } from "../../components/deploy/release-plan";
-import { outputPromise, promiseOf, RecordingMocks, testSecrets } from "../mocks";
+import { outputPromise, promiseOf, RecordingMocks, testDigest, testSecrets } from "../mocks";
 
-const digestA = `sha256:${"ab".repeat(32)}`; // what the mocked registry resolves every tag to
-const digestB = `sha256:${"cd".repeat(32)}`;
+const digestA = testDigest; // what the mocked registry resolves every tag to
+const digestB = `sha256:${"ef".repeat(32)}`;
 const hostKey = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHL3dduAp4UQqzLWOi3qt83WY3xHZahBxLLA8PebGa0c";
 const key = "-----BEGIN OPENSSH PRIVATE KEY-----\nsecret-key-material\n-----END OPENSSH PRIVATE KEY-----";
 
@@ -316,7 +316,7 @@ describe("deploy: BlueGreenDeployment under mocks", () => {
         const dep = deployment({ digest: digestB });
         await assert.rejects(
             outputPromise(dep.digest),
-            /digest sha256:cdcd.* from config does not match the registry/,
+            /digest sha256:efef.* from config does not match the registry/,
         );
     });
 

@@ -1,7 +1,7 @@
 import * as assert from "assert";
 import { readStackFile } from "../../config";
 import { requiredStatusChecks } from "../../components/workflows/ci-jobs";
-import { BuiltStack, buildStack, DeclaredResource, testSecrets } from "../mocks";
+import { BuiltStack, buildStack, DeclaredResource, testDigest, testSecrets } from "../mocks";
 
 const stacks = ["staging", "production"] as const;
 
@@ -104,8 +104,30 @@ describe("stacks built from their own Pulumi.<stack>.yaml", () => {
             githubObjects(get(s)).filter((o) => o.startsWith("file ") || o.startsWith("pull-request"));
         assert.deepStrictEqual(files("staging"), []);
         const production = files("production");
-        assert.ok(production.some((o) => / \.github\/workflows\/ci\.yml$/.test(o)), production.join("\n"));
+        assert.ok(
+            production.some((o) => / \.github\/workflows\/ci\.yml$/.test(o)),
+            production.join("\n"),
+        );
         assert.ok(production.some((o) => /^pull-request web-app pulumi\/workflows-[0-9a-f]+ main$/.test(o)));
+    });
+
+    it("releases the configured version to every host of the stack, the SSH key kept secret", () => {
+        for (const [stack, hosts] of [
+            ["staging", ["staging-1"]],
+            ["production", ["prod-1", "prod-2"]],
+        ] as const) {
+            const { mocks, exports } = get(stack);
+            const installs = mocks.ofType("command:remote:Command");
+            assert.deepStrictEqual(
+                installs.map((r) => r.name).sort(),
+                hosts.map((h) => `${stack}-${h}-install`),
+            );
+            for (const r of installs) assert.ok(r.secretInputs.has("connection"));
+            const [release] = mocks.ofType("command:local:Command");
+            assert.ok(release.secretInputs.has("environment"), "the release's SSH key is not secret");
+            assert.strictEqual(exports.version, "1.4.2");
+            assert.strictEqual(exports.digest, testDigest);
+        }
     });
 
     it("requires the CI jobs' names as status checks", () => {
