@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every test of the project on a Debian machine, as root: installs what the tests need, then
+# `npm test` (type check, lint, unit, integration and end-to-end tests). The integration and
+# end-to-end tests start their own services (Docker Engine, a registry, sshd, HAProxy) on loopback
+# and build the Pulumi engine when none is installed. CI runs exactly this script.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# Debian packages the unit tests use: the example app's linters and tests, and shellcheck for the
+# generated workflows' scripts and the host tools.
+packages=(flake8 black python3-pytest python3-pytest-cov shellcheck)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]} > 0)); then
+    [[ "$(id -u)" == 0 ]] || {
+        echo "test.sh: missing Debian packages: ${missing[*]} (run as root, or apt-get install them)" >&2
+        exit 1
+    }
+    echo "test.sh: installing ${missing[*]}" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Exactly the locked dependencies.
+npm ci --no-audit --no-fund
+
+npm test
