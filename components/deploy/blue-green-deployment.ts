@@ -99,7 +99,13 @@ export class BlueGreenDeployment extends pulumi.ComponentResource {
             (host) =>
                 new DeployHost(
                     `${name}-${host.name}`,
-                    { host, user: args.user, privateKey: args.privateKey },
+                    {
+                        host,
+                        user: args.user,
+                        privateKey: args.privateKey,
+                        instance: args.settings.instance,
+                        lockTimeoutSeconds: args.settings.lockTimeoutSeconds,
+                    },
                     { parent: this },
                 ),
         );
@@ -113,18 +119,25 @@ export class BlueGreenDeployment extends pulumi.ComponentResource {
                 environment: { BLUEGREEN_SSH_KEY: pulumi.secret(args.privateKey) },
                 triggers: [args.image, args.version, digest],
                 addPreviousOutputInEnv: false,
+                // No delete: every new version replaces this command, and a replacement runs the old
+                // one's delete. Removing the app from a host is each DeployHost's delete.
             },
             { parent: this, dependsOn: this.hosts.map((h) => h.install) },
         );
 
-        this.version = pulumi.output(args.version);
-        this.digest = digest;
-        // No output at all only happens where nothing ran (mocks); a run always ends with a summary.
-        this.liveVersions = release.stdout.apply((out) => {
-            if (!out) return {};
-            const summary: ReleaseSummary = parseSummary(out);
-            return Object.fromEntries(Object.entries(summary.hosts).map(([host, h]) => [host, h.version]));
-        });
+        // What the hosts reported after the release, not what config asked for: when a release fails,
+        // these fail with it, and the stack keeps the outputs of the last release that succeeded.
+        // The summary holds versions and digests only, so it is not secret (the command's stdout is,
+        // because its environment holds the key). No output at all only happens where nothing ran
+        // (mocks); then the requested version and digest stand in.
+        const summary = pulumi
+            .unsecret(release.stdout)
+            .apply((out): ReleaseSummary | undefined => (out ? parseSummary(out) : undefined));
+        this.version = summary.apply((s) => s?.version ?? args.version);
+        this.digest = pulumi.all([summary, digest]).apply(([s, d]) => s?.digest ?? d);
+        this.liveVersions = summary.apply((s) =>
+            Object.fromEntries(Object.entries(s?.hosts ?? {}).map(([host, h]) => [host, h.version])),
+        );
         this.registerOutputs({ version: this.version, digest: this.digest, liveVersions: this.liveVersions });
     }
 }

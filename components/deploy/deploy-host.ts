@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
-import { fileDigest, HostTarget, installCommand, TOOL_PATH, TOOL_SOURCE } from "./release-plan";
+import { HostTarget, installCommand, TOOL_SOURCE, uninstallCommand } from "./release-plan";
 
 /** Arguments of a DeployHost component. */
 export interface DeployHostArgs {
@@ -11,11 +11,17 @@ export interface DeployHostArgs {
     readonly user: string;
     /** The deploy user's SSH private key; keep it a secret. */
     readonly privateKey: pulumi.Input<string>;
+    /** The tool instance the stack releases to, removed from the host on delete. Default: app. */
+    readonly instance?: string;
+    /** Seconds the uninstall waits for a running release of the instance. Default: 120. */
+    readonly lockTimeoutSeconds?: number;
 }
 
 /**
  * One target host: installs the release tool (`bluegreen`) in the deploy user's home over SSH,
- * with the host key pinned. Re-installs only when the tool changes.
+ * with the host key pinned. Re-installs only when the tool changes. Deleting it (`pulumi destroy`,
+ * or the host leaving the stack) uninstalls the stack's instance from the host: its containers,
+ * proxy, network, images and state, and the tool unless another instance still uses it.
  */
 export class DeployHost extends pulumi.ComponentResource {
     /** sha256 of the tool installed on the host, as the host computed it. */
@@ -43,8 +49,13 @@ export class DeployHost extends pulumi.ComponentResource {
                 },
                 create: install,
                 update: install,
+                delete: uninstallCommand({
+                    instance: args.instance,
+                    lockTimeoutSeconds: args.lockTimeoutSeconds,
+                }),
+                // A new tool arrives by update (stdin changes). No triggers: a replacement would run
+                // the old resource's delete, which uninstalls the app.
                 stdin: tool,
-                triggers: [fileDigest(TOOL_SOURCE), TOOL_PATH],
                 addPreviousOutputInEnv: false,
             },
             { parent: this },

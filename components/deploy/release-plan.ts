@@ -7,8 +7,6 @@
  * Every value is checked against a strict pattern here, before it can reach a shell, even though
  * config validation has already checked it: the component may be given values from elsewhere.
  */
-import * as crypto from "crypto";
-import * as fs from "fs";
 import * as path from "path";
 
 /** Where the host tool is installed, relative to the deploy user's home directory. */
@@ -227,16 +225,32 @@ export function installCommand(): string {
 }
 
 /**
+ * Removes one instance of the app from a host (`bluegreen uninstall`: its containers, network,
+ * released images and state), and the tool itself when no other instance keeps state there.
+ * Nothing to do where the tool is not installed.
+ */
+export function uninstallCommand(options: { instance?: string; lockTimeoutSeconds?: number } = {}): string {
+    const args = ["uninstall"];
+    if (options.instance !== undefined) {
+        args.push(
+            "--instance",
+            check("instance", options.instance, patterns.instance, "lowercase, digits, _ or -"),
+        );
+    }
+    args.push("--lock-timeout", checkInt("lockTimeoutSeconds", options.lockTimeoutSeconds ?? 120, 0, 86400));
+    args.push("--remove-tool");
+    return (
+        `if [ -x ${TOOL_PATH} ]; then ${commandLine([TOOL_PATH, ...args])}; ` +
+        `else echo "bluegreen is not installed here: nothing to uninstall" >&2; fi`
+    );
+}
+
+/**
  * A local shell line that runs the orchestrator given on stdin. Its text does not depend on where
  * the project is checked out, so `pulumi up` from another directory changes nothing.
  */
 export function orchestratorCommand(args: readonly string[]): string {
     return `f="$(mktemp)"; trap 'rm -f "$f"' EXIT; cat > "$f"; bash "$f" ${commandLine(args)}`;
-}
-
-/** sha256 of a file, hex. */
-export function fileDigest(file: string): string {
-    return crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex");
 }
 
 /** What the orchestrator reports on its last stdout line. */

@@ -14,6 +14,7 @@ import {
     parseSummary,
     releaseArgs,
     TOOL_SOURCE,
+    uninstallCommand,
 } from "../../components/deploy/release-plan";
 import { outputPromise, promiseOf, RecordingMocks, testDigest, testSecrets } from "../mocks";
 
@@ -324,6 +325,58 @@ describe("deploy: BlueGreenDeployment under mocks", () => {
         await pulumi.runtime.setMocks(new RecordingMocks(), "cicd-pipeline", "test", false);
         const dep = deployment();
         assert.deepStrictEqual(await outputPromise(dep.liveVersions), {});
+    });
+
+    it("uninstalls the stack's instance (and the tool, if unused) when a host's install is deleted", async () => {
+        const { mocks } = await declare(() =>
+            deployment({ settings: { ...settings, instance: "web", lockTimeoutSeconds: 45 } }),
+        );
+        for (const install of mocks.ofType(types.remote)) {
+            assert.strictEqual(
+                install.inputs.delete,
+                uninstallCommand({ instance: "web", lockTimeoutSeconds: 45 }),
+            );
+            assert.match(
+                String(install.inputs.delete),
+                /^if \[ -x \.local\/bin\/bluegreen \]; then \.local\/bin\/bluegreen uninstall --instance web --lock-timeout 45 --remove-tool; /,
+            );
+            // A replacement would run the old install's delete, uninstalling the app: never replaced.
+            assert.strictEqual(install.inputs.triggers, undefined);
+        }
+        const defaults = (await declare(() => deployment())).mocks.ofType(types.remote)[0];
+        assert.match(String(defaults.inputs.delete), /bluegreen uninstall --lock-timeout 120 --remove-tool/);
+    });
+
+    it("declares no delete on the release command, which every new version replaces", async () => {
+        const { mocks } = await declare(() => deployment());
+        assert.strictEqual(mocks.ofType(types.local)[0].inputs.delete, undefined);
+    });
+
+    it("refuses an unsafe instance name in the uninstall command", () => {
+        assert.throws(() => uninstallCommand({ instance: "a;rm -rf ~" }), /invalid instance/);
+    });
+
+    it("exports the version and digest the hosts reported, not the ones requested", async () => {
+        class Reporting extends ReleaseMocks {
+            newResource(args: pulumi.runtime.MockResourceArgs) {
+                const result = super.newResource(args);
+                if (args.type === types.local) {
+                    result.state.stdout = JSON.stringify({
+                        version: "1.4.1",
+                        digest: digestA,
+                        hosts: { "web-1": { version: "1.4.1", digest: digestA } },
+                    });
+                }
+                return result;
+            }
+        }
+        const mocks = new Reporting();
+        await pulumi.runtime.setMocks(mocks, "cicd-pipeline", "test", false);
+        const dep = deployment({ resolveDigest: false, digest: digestB });
+        assert.strictEqual(await outputPromise(dep.version), "1.4.1");
+        assert.strictEqual(await outputPromise(dep.digest), digestA);
+        assert.deepStrictEqual(await outputPromise(dep.liveVersions), { "web-1": "1.4.1" });
+        assert.strictEqual(await pulumi.isSecret(dep.version), false);
     });
 
     it("refuses a bad version before declaring anything", async () => {

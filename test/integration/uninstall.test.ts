@@ -1,0 +1,105 @@
+/**
+ * `bluegreen uninstall`, the command a DeployHost's delete runs (what `pulumi destroy` does on a
+ * host), over real SSH against the rig's Docker Engine: it removes one instance and nothing else.
+ */
+import * as assert from "assert";
+import { releaseArgs, uninstallCommand } from "../../components/deploy/release-plan";
+import {
+    bluegreen,
+    get,
+    installTool,
+    onHost,
+    removeInstances,
+    requireRig,
+    resetInstance,
+    Rig,
+    run,
+    settingsFor,
+    target,
+} from "./rig";
+
+const PREFIX = "bgun";
+
+describe("bluegreen uninstall (integration)", function () {
+    this.timeout(180_000);
+    let rig: Rig;
+
+    before(async function () {
+        this.timeout(600_000);
+        rig = await requireRig(this);
+        await removeInstances(PREFIX);
+        for (const i of ["a", "b"]) await resetInstance(rig, rig.hosts[0], `${PREFIX}-${i}`);
+        const installed = await installTool(rig, rig.hosts[0]);
+        assert.strictEqual(installed.code, 0, installed.stderr);
+    });
+    after(async () => {
+        if (rig) await removeInstances(PREFIX);
+    });
+
+    async function release(instance: string, port: number, version: string): Promise<void> {
+        const r = await bluegreen(
+            rig,
+            rig.hosts[0],
+            releaseArgs(target(rig, version), settingsFor(rig, instance, port)),
+        );
+        assert.strictEqual(r.code, 0, r.stderr);
+    }
+
+    const containersOf = async (instance: string) =>
+        (
+            await run("docker", ["ps", "-aq", "--filter", `label=bluegreen.instance=${instance}`])
+        ).stdout.trim();
+    const networkExists = async (name: string) =>
+        (await run("docker", ["network", "inspect", name])).code === 0;
+    const onHostOk = async (line: string) => (await onHost(rig, rig.hosts[0], line)).code === 0;
+
+    it("removes the instance's colours, proxy, network, images and state, and nothing of another instance", async () => {
+        const a = `${PREFIX}-a`;
+        const b = `${PREFIX}-b`;
+        await release(a, 18550, "1.0.0");
+        await release(a, 18550, "2.0.0");
+        await release(b, 18560, "1.0.0");
+        assert.strictEqual((await containersOf(a)).split("\n").length, 3, "blue, green and the proxy");
+
+        const r = await onHost(rig, rig.hosts[0], uninstallCommand({ instance: a, lockTimeoutSeconds: 10 }));
+        assert.strictEqual(r.code, 0, r.stderr);
+        assert.match(r.stderr, new RegExp(`uninstalled instance ${a}: container ${a}-`));
+        assert.match(r.stderr, /keeping \.local\/bin\/bluegreen: other instances keep state/);
+
+        assert.strictEqual(await containersOf(a), "");
+        assert.ok(!(await networkExists(`${a}-net`)), "the instance's network is gone");
+        assert.ok(!(await onHostOk(`test -e .local/state/bluegreen/${a}`)), "the instance's state is gone");
+        // 2.0.0 was released only by this instance; 1.0.0 still runs in the other one.
+        const image = (v: string) => `${rig.appImage}@${rig.appDigests[v]}`;
+        assert.notStrictEqual((await run("docker", ["image", "inspect", image("2.0.0")])).code, 0);
+        assert.strictEqual((await run("docker", ["image", "inspect", image("1.0.0")])).code, 0);
+
+        assert.strictEqual((await get(18560, "/version")).body, "1.0.0", "the other instance still serves");
+        assert.strictEqual((await containersOf(b)).split("\n").length, 2);
+        assert.ok(await onHostOk("test -x .local/bin/bluegreen"), "the tool stays for the other instance");
+
+        const again = await onHost(rig, rig.hosts[0], uninstallCommand({ instance: a }));
+        assert.strictEqual(again.code, 0, again.stderr);
+        assert.match(again.stderr, /nothing was there/);
+    });
+
+    it("removes the tool itself once no instance keeps state on the host", async () => {
+        // A copy of the tool with its own state root, so the rig's installed tool stays.
+        const dir = `/tmp/${PREFIX}-tool`;
+        const env = `XDG_STATE_HOME=${dir}/state`;
+        const tool = `${dir}/bluegreen`;
+        const c = `${PREFIX}-c`;
+        assert.ok(await onHostOk(`rm -rf ${dir} && mkdir -p ${dir} && cp .local/bin/bluegreen ${tool}`));
+        const args = releaseArgs(target(rig, "1.0.0"), settingsFor(rig, c, 18570)).join(" ");
+        const released = await onHost(rig, rig.hosts[0], `${env} ${tool} ${args}`);
+        assert.strictEqual(released.code, 0, released.stderr);
+
+        const r = await onHost(rig, rig.hosts[0], `${env} ${tool} uninstall --instance ${c} --remove-tool`);
+        assert.strictEqual(r.code, 0, r.stderr);
+        assert.match(r.stderr, /removed \/tmp\/bgun-tool\/bluegreen/);
+        assert.ok(!(await onHostOk(`test -e ${tool}`)), "the tool is gone");
+        assert.ok(!(await onHostOk(`test -e ${dir}/state/bluegreen`)), "the state root is gone");
+        assert.strictEqual(await containersOf(c), "");
+        await onHost(rig, rig.hosts[0], `rm -rf ${dir}`);
+    });
+});
