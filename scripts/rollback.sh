@@ -6,8 +6,12 @@
 # On each host, when the retained colour still runs that version's digest, the release is an
 # instant switch back to it (no pull, no start); otherwise it is a normal blue-green release.
 #
-# If the stack pins a digest in its config, give the digest of <version> as well (or the pinned
-# digest would not match the version); otherwise the digest is resolved from the registry.
+# If the stack pins a digest in its config, the digest of <version> is the one this stack released
+# it with last (from `pulumi stack history`); give it as <digest> for a version the stack never
+# released. Otherwise the digest is resolved from the registry.
+#
+# The `local` stack runs through scripts/local-pulumi.sh, which holds its per-machine config and
+# state outside the checkout.
 set -euo pipefail
 
 usage() {
@@ -32,16 +36,41 @@ digest="${3:-}"
 [[ -z "$digest" || "$digest" =~ ^sha256:[a-f0-9]{64}$ ]] ||
     die "invalid digest $(printf '%q' "$digest"): must be sha256: and 64 lowercase hex digits" 2
 
-command -v pulumi >/dev/null || die "the pulumi CLI is not on PATH"
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+if [[ "$stack" == local ]]; then
+    pulumi=(scripts/local-pulumi.sh)
+else
+    command -v pulumi >/dev/null || die "the pulumi CLI is not on PATH"
+    pulumi=(pulumi)
+fi
+
+# The digest of the newest successful update of the stack that released $version, or nothing.
+released_digest() {
+    "${pulumi[@]}" stack history --stack "$stack" --json 2>/dev/null | node -e '
+        let text = "";
+        process.stdin.on("data", (d) => (text += d)).on("end", () => {
+            let updates = [];
+            try { updates = JSON.parse(text); } catch { return; }
+            const value = (u, k) => ((u.config || {})["cicd-pipeline:" + k] || {}).value;
+            const found = updates
+                .filter((u) => u.kind === "update" && u.result === "succeeded" && value(u, "version") === process.argv[1])
+                .sort((a, b) => String(b.startTime).localeCompare(String(a.startTime)))[0];
+            const d = found && value(found, "digest");
+            if (/^sha256:[a-f0-9]{64}$/.test(d || "")) process.stdout.write(d);
+        });' "$version" || true
+}
 
 config=(--config "version=$version")
 if [[ -n "$digest" ]]; then
     config+=(--config "digest=$digest")
-elif pinned="$(pulumi config get --stack "$stack" digest 2>/dev/null)" && [[ -n "$pinned" ]]; then
-    die "stack $stack pins digest $pinned; give the digest of $version: scripts/rollback.sh $stack $version sha256:..." 2
+elif pinned="$("${pulumi[@]}" config get --stack "$stack" digest 2>/dev/null)" && [[ -n "$pinned" ]]; then
+    digest="$(released_digest)"
+    [[ -n "$digest" ]] ||
+        die "stack $stack pins digest $pinned and never released $version; give the digest of $version: scripts/rollback.sh $stack $version sha256:..." 2
+    echo "rollback: $version was released with digest $digest" >&2
+    config+=(--config "digest=$digest")
 fi
 
 echo "rollback: releasing $version on stack $stack" >&2
-# --config saves the version in Pulumi.<stack>.yaml as well: commit that change.
-exec pulumi up --stack "$stack" --yes --skip-preview "${config[@]}"
+# --config saves the version in the stack's config as well (Pulumi.<stack>.yaml: commit that change).
+exec "${pulumi[@]}" up --stack "$stack" --yes --skip-preview "${config[@]}"

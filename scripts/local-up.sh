@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# local-up.sh: brings up the `local` stack on this machine and releases the test app with
+# blue-green, through the real Pulumi engine:
+#
+#   scripts/local-up.sh [VERSION]        # default 1.0.0; npm run local:up
+#
+# 1. test/integration/setup.sh: Docker Engine, the loopback registry, the test host's sshd and the
+#    test app images (1.0.0, 2.0.0, 3.0.0-unhealthy, ...). Needs root on Debian.
+# 2. `pulumi up` of the local stack (scripts/local-pulumi.sh: engine, state and config outside
+#    the checkout) with version=VERSION and its digest in the loopback registry.
+# 3. Prints the stack's URL and what it serves.
+# Idempotent: run again with the same version, it changes nothing. Take it down with
+# `scripts/local-pulumi.sh destroy --yes` (npm run local:down).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+RIG_JSON="${BG_RIG_DIR:-/var/lib/bluegreen-rig}/rig.json"
+version="${1:-1.0.0}"
+
+die() {
+    printf 'local-up: error: %s\n' "$*" >&2
+    exit 1
+}
+[[ "$version" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] ||
+    die "invalid version $(printf '%q' "$version"): must be an image tag such as 1.0.0"
+
+bash "$ROOT/test/integration/setup.sh"
+
+# shellcheck disable=SC2016 # JavaScript, not shell
+digest="$(node -e '
+    const rig = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    const d = rig.appDigests[process.argv[2]];
+    if (!d) {
+        console.error(`no test image ${process.argv[2]}; the rig has: ${Object.keys(rig.appDigests).join(", ")}`);
+        process.exit(1);
+    }
+    process.stdout.write(d);
+' "$RIG_JSON" "$version")" || die "cannot find the digest of $version"
+
+"$ROOT/scripts/local-pulumi.sh" up --yes --config "version=$version" --config "digest=$digest"
+
+url="$("$ROOT/scripts/local-pulumi.sh" stack output environmentUrl 2>/dev/null)"
+served="$(curl -fsS -m 5 "$url/version")" || die "$url/version does not answer"
+printf 'local stack: %s serves %s\n' "$url" "$served"
