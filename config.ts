@@ -42,7 +42,7 @@ const resourceName = /^[a-z0-9][a-z0-9-]{0,39}$/;
 /** An absolute URL path. */
 const urlPath = /^\/[A-Za-z0-9._~/-]*$/;
 /** A relative path inside the app repository. */
-const relativePath = /^(?!\/)(?!.*\.\.)[A-Za-z0-9._/-]+$/;
+const relativePath = /^(?![/-])(?!.*\.\.)[A-Za-z0-9._/-]+$/;
 
 function refPatternBalanced(pattern: string): boolean {
     let open = false;
@@ -146,10 +146,15 @@ const environmentSchema = z
         adminsBypass: z.boolean().default(false),
         waitTimerMinutes: z.number().int().min(0).max(43200).default(0),
     })
-    .refine((e) => e.name !== "production" || e.reviewers.users.length + e.reviewers.teams.length > 0, {
-        error: "production needs at least one required reviewer: set reviewers.users or reviewers.teams",
-        path: ["reviewers"],
-    });
+    .refine(
+        (e) =>
+            (e.name !== "production" && e.deployFrom.tags.length === 0) ||
+            e.reviewers.users.length + e.reviewers.teams.length > 0,
+        {
+            error: "needs at least one required reviewer (production, and any environment released from tags): set reviewers.users or reviewers.teams",
+            path: ["reviewers"],
+        },
+    );
 
 const hostSchema = z.strictObject({
     name: z.string().regex(resourceName, { error: "must be a short lowercase name such as web-1" }),
@@ -194,7 +199,7 @@ const deploySchema = z
         smokePaths: z
             .array(z.string().regex(urlPath, { error: "must be a URL path such as /version" }))
             .default(["/health"]),
-        batchSize: positive.default(1),
+        batchSize: positive.max(100).default(1),
         keepReleases: positive.max(100).default(20),
         /** Seconds a release waits for another release's lock on a host before failing. */
         lockTimeoutSeconds: z
@@ -206,6 +211,10 @@ const deploySchema = z
     })
     .refine((d) => new Set(d.hosts.map((h) => h.name)).size === d.hosts.length, {
         error: "host names must be unique",
+        path: ["hosts"],
+    })
+    .refine((d) => new Set(d.hosts.map((h) => `${h.address}:${h.port}`)).size === d.hosts.length, {
+        error: "lists one host (address and port) twice; each host is released once",
         path: ["hosts"],
     })
     .refine((d) => new Set([d.publicPort, d.bluePort, d.greenPort]).size === 3, {
@@ -293,6 +302,9 @@ const secretKeys = {
 } as const;
 type SecretKey = keyof typeof secretKeys;
 
+/** The GitHub provider's token, read from the provider's own config key. */
+const githubTokenKey = "github:token";
+
 /** Secrets read from a file rather than typed at the prompt. */
 const secretFromFile: Partial<Record<SecretKey, string>> = {
     deploySshKey: "~/.ssh/deploy_ed25519",
@@ -312,7 +324,7 @@ export type EnvironmentSettings = ParsedConfig["environment"];
 export type DeploySettings = NonNullable<ParsedConfig["deploy"]>;
 export type HostSettings = DeploySettings["hosts"][number];
 export type WorkflowSettings = ParsedConfig["workflows"];
-export type Secrets = { readonly [K in SecretKey]?: pulumi.Output<string> };
+export type Secrets = { readonly [K in SecretKey | "githubToken"]?: pulumi.Output<string> };
 
 export interface PipelineConfig {
     readonly project: string;
@@ -360,6 +372,8 @@ export interface ParseOptions {
      * needs no secret values, so it turns this off.
      */
     readonly requireSecrets?: boolean;
+    /** Stacks with a committed Pulumi.<stack>.yaml; when given, github.repositoryObjectsStack must be one. */
+    readonly knownStacks?: readonly string[];
 }
 
 function keyPath(project: string, path: readonly PropertyKey[]): string {
@@ -435,6 +449,24 @@ export function parseConfig(raw: RawConfig, options: ParseOptions = {}): Pipelin
     // Read from the raw input too, so secret problems are reported alongside schema problems.
     const github = (parsed?.github ?? input.github) as { repositoryObjectsStack?: unknown } | undefined;
     const owns = github?.repositoryObjectsStack === raw.stack;
+    if (
+        typeof github?.repositoryObjectsStack === "string" &&
+        options.knownStacks &&
+        !options.knownStacks.includes(github.repositoryObjectsStack)
+    ) {
+        problems.push(
+            `${prefix}github.repositoryObjectsStack: names "${github.repositoryObjectsStack}", which has no Pulumi.${github.repositoryObjectsStack}.yaml; ` +
+                `no stack would declare branch protection, repository secrets or workflow files. Known stacks: ${options.knownStacks.join(", ")}`,
+        );
+    }
+    const environmentName = (parsed?.environment ?? (input.environment as { name?: unknown } | undefined))
+        ?.name;
+    if (typeof environmentName === "string" && environmentName !== raw.stack) {
+        problems.push(
+            `${prefix}environment.name: is "${environmentName}" but must be the stack's name, "${raw.stack}": ` +
+                `the workflows deploy stack ${raw.stack} through the GitHub environment of the same name`,
+        );
+    }
 
     // Which secrets this stack needs depends on what it declares.
     const required = new Set<SecretKey>();
@@ -478,6 +510,16 @@ export function parseConfig(raw: RawConfig, options: ParseOptions = {}): Pipelin
             continue;
         }
         secrets[key] = pulumi.secret(value);
+    }
+    const token = raw.values[githubTokenKey];
+    if (token !== undefined && token !== "") {
+        if (!raw.secretKeys.has(githubTokenKey)) {
+            problems.push(
+                `${githubTokenKey}: is stored in plaintext but must be a secret. Fix: pulumi config rm -s ${raw.stack} ${githubTokenKey} && pulumi config set --secret -s ${raw.stack} ${githubTokenKey}`,
+            );
+        } else {
+            secrets.githubToken = pulumi.secret(token);
+        }
     }
     const hasBackend = ["pulumiAccessToken", "pulumiBackendUrl"].some((k) => raw.values[prefix + k]);
     if (owns && !hasBackend && options.requireSecrets !== false) {
@@ -529,12 +571,15 @@ function configSecretKeys(values: Readonly<Record<string, string>>): Set<string>
 /** Reads and validates the running stack's configuration. */
 export function loadConfig(): PipelineConfig {
     const values = pulumi.runtime.allConfig();
-    return parseConfig({
-        project: pulumi.getProject(),
-        stack: pulumi.getStack(),
-        values,
-        secretKeys: configSecretKeys(values),
-    });
+    return parseConfig(
+        {
+            project: pulumi.getProject(),
+            stack: pulumi.getStack(),
+            values,
+            secretKeys: configSecretKeys(values),
+        },
+        { knownStacks: committedStacks(process.cwd()) },
+    );
 }
 
 /**
@@ -567,4 +612,13 @@ export function readStackFile(
         else secretKeys.delete(fullKey);
     }
     return { project, stack, values, secretKeys };
+}
+
+/** Stacks with a committed Pulumi.<stack>.yaml in `dir`. */
+export function committedStacks(dir: string): string[] {
+    return fs
+        .readdirSync(dir)
+        .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
+        .filter((s): s is string => s !== undefined)
+        .sort();
 }

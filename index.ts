@@ -1,7 +1,7 @@
 /**
- * The pipeline, per stack: GitHub secrets, branch protection and environments for the app's
- * repository, and blue-green releases on the stack's hosts. Config is read and validated once,
- * here; components get plain values.
+ * The pipeline, per stack: GitHub secrets, branch protection, environments and workflow files for
+ * the app's repository, and blue-green releases on the stack's hosts. Config is read and validated
+ * once, here; components get plain values.
  */
 import * as github from "@pulumi/github";
 import * as pulumi from "@pulumi/pulumi";
@@ -19,15 +19,15 @@ import { requiredStatusChecks } from "./components/workflows/ci-jobs";
 import { workflowFilesForStack } from "./components/workflows/render";
 import { WorkflowFiles } from "./components/workflows/workflow-files";
 
-const config: PipelineConfig = loadConfig();
-const { environment, secrets } = config;
+type Github = NonNullable<PipelineConfig["github"]>;
+type Deploy = NonNullable<PipelineConfig["deploy"]>;
 
 /** Declares the GitHub side: this stack's environment, and the repository-wide objects if it owns them. */
-function declareGithub(
-    gh: NonNullable<PipelineConfig["github"]>,
-    deploy: NonNullable<PipelineConfig["deploy"]>,
-) {
-    const provider = new github.Provider("github", { owner: gh.owner });
+function declareGithub(config: PipelineConfig, gh: Github, deploy: Deploy) {
+    const { environment, secrets } = config;
+    // An explicit provider reads no `github:` config of its own: the token is passed on, and
+    // without one the provider falls back to GITHUB_TOKEN.
+    const provider = new github.Provider("github", { owner: gh.owner, token: secrets.githubToken });
     const opts = { provider };
 
     const env = new DeploymentEnvironment(
@@ -52,13 +52,8 @@ function declareGithub(
         },
         opts,
     );
-
     if (!gh.ownsRepositoryObjects) {
-        return {
-            environmentSecrets: env.secretNames,
-            repositorySecrets: [] as string[],
-            protectedBranches: [] as string[],
-        };
+        return { environmentSecrets: env.secretNames, repositorySecrets: [], protectedBranches: [] };
     }
 
     const repositorySecrets: Record<string, pulumi.Output<string>> = {};
@@ -107,37 +102,66 @@ function declareGithub(
     };
 }
 
-const githubSide = config.github && config.deploy ? declareGithub(config.github, config.deploy) : undefined;
+/**
+ * The version to serve: the one config names, or else the one this stack last released. A
+ * `pulumi up` or `pulumi preview` without a version (by hand, or the pull-request preview) so keeps
+ * what is deployed, instead of removing the deployment.
+ */
+async function releaseToServe(config: PipelineConfig): Promise<{ version?: string; digest?: string }> {
+    if (config.release.version) return config.release;
+    const self = new pulumi.StackReference("deployed", {
+        name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`,
+    });
+    const [version, digest] = await Promise.all([
+        self.getOutputDetails("version"),
+        self.getOutputDetails("digest"),
+    ]);
+    const asString = (v: unknown) => (typeof v === "string" && v !== "" ? v : undefined);
+    return { version: asString(version.value), digest: asString(digest.value) };
+}
 
-/** Blue-green releases of the configured version on the stack's hosts (once a version is set). */
-const deployment =
-    config.deploy && config.release.version
-        ? new BlueGreenDeployment(environment.name, {
-              hosts: config.deploy.hosts,
-              user: config.deploy.user,
-              privateKey: secrets.deploySshKey!,
-              image: config.deploy.image,
-              version: config.release.version,
-              digest: config.release.digest,
-              resolveDigest: config.deploy.resolveDigest,
-              settings: hostReleaseSettings(config.deploy),
-              batchSize: config.deploy.batchSize,
-          })
-        : undefined;
+/** Blue-green releases of the version to serve on the stack's hosts, once there is one. */
+async function declareDeployment(config: PipelineConfig, deploy: Deploy) {
+    const release = await releaseToServe(config);
+    if (!release.version) {
+        pulumi.log.info("no version configured and none released yet: nothing to release to the hosts");
+        return undefined;
+    }
+    return new BlueGreenDeployment(config.environment.name, {
+        hosts: deploy.hosts,
+        user: deploy.user,
+        privateKey: config.secrets.deploySshKey!,
+        image: deploy.image,
+        version: release.version,
+        digest: release.digest,
+        // A version read back from the stack keeps the digest it was released with.
+        resolveDigest: deploy.resolveDigest && config.release.version !== undefined,
+        settings: hostReleaseSettings(deploy),
+        batchSize: deploy.batchSize,
+    });
+}
 
-/** The stack's environment, as the workflows and people see it. */
-export const environmentName = environment.name;
-export const environmentUrl = environment.url;
-/** Branches whose protection this stack declares. */
-export const protectedBranches = githubSide?.protectedBranches ?? [];
-/** Names (never values) of the Actions secrets this stack declares. */
-export const secretNames = {
-    repository: githubSide?.repositorySecrets ?? [],
-    environment: githubSide?.environmentSecrets ?? [],
+export = async () => {
+    const config = loadConfig();
+    const githubSide =
+        config.github && config.deploy ? declareGithub(config, config.github, config.deploy) : undefined;
+    const deployment = config.deploy ? await declareDeployment(config, config.deploy) : undefined;
+    return {
+        /** The stack's environment, as the workflows and people see it. */
+        environmentName: config.environment.name,
+        environmentUrl: config.environment.url,
+        /** Branches whose protection this stack declares. */
+        protectedBranches: githubSide?.protectedBranches ?? [],
+        /** Names (never values) of the Actions secrets this stack declares. */
+        secretNames: {
+            repository: githubSide?.repositorySecrets ?? [],
+            environment: githubSide?.environmentSecrets ?? [],
+        },
+        /** The pull request that delivers changed workflow files, if one is open. */
+        workflowsPullRequest: githubSide?.workflowsPullRequest,
+        /** The version and image digest released to the hosts, and what each host serves. */
+        version: deployment?.version,
+        digest: deployment?.digest,
+        liveVersions: deployment?.liveVersions,
+    };
 };
-/** The pull request that delivers changed workflow files, if one is open. */
-export const workflowsPullRequest = githubSide?.workflowsPullRequest;
-/** The version and image digest released to this stack's hosts, and what each host serves. */
-export const version = deployment?.version;
-export const digest = deployment?.digest;
-export const liveVersions = deployment?.liveVersions;

@@ -26,6 +26,8 @@ export const testDigest = `sha256:${"cd".repeat(32)}`;
 /** Mocks that record what the program declares. */
 export class RecordingMocks implements pulumi.runtime.Mocks {
     readonly resources: DeclaredResource[] = [];
+    /** Outputs the stack had before this run, as a StackReference to it reads them. */
+    previousOutputs: Record<string, unknown> = {};
     readonly invokes: { token: string; args: Record<string, unknown> }[] = [];
     newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
         const inputs: Record<string, unknown> = {};
@@ -36,6 +38,10 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
         }
         this.resources.push({ type: args.type, name: args.name, inputs, secretInputs });
         const state: Record<string, unknown> = { ...args.inputs };
+        if (args.type === "pulumi:pulumi:StackReference") {
+            state.outputs = this.previousOutputs;
+            state.secretOutputNames = [];
+        }
         if (args.type === "github:index/branchProtection:BranchProtection")
             state.pattern = args.inputs.pattern;
         return { id: `${args.name}-id`, state };
@@ -132,11 +138,13 @@ export interface BuiltStack {
 export async function buildStack(
     stack: string,
     overrides: Record<string, { value: string; secret?: boolean }> = testSecrets(stack),
+    previousOutputs: Record<string, unknown> = {},
 ): Promise<BuiltStack> {
     const raw = readStackFile(stack, { overrides });
     pulumi.runtime.setAllConfig({ ...raw.values }, [...raw.secretKeys]);
     const mocks = new RecordingMocks();
-    await pulumi.runtime.setMocks(mocks, raw.project, stack, false);
+    mocks.previousOutputs = previousOutputs;
+    await pulumi.runtime.setMocks(mocks, raw.project, stack, false, "organization");
 
     for (const key of Object.keys(require.cache)) {
         if (
@@ -147,9 +155,14 @@ export async function buildStack(
             delete require.cache[key];
         }
     }
-    const program = (await import(path.join(repoRoot, "index.ts"))) as Record<string, unknown>;
+    // The program is an async function, as Pulumi runs it; what it returns are the stack outputs.
+    const module = (await import(path.join(repoRoot, "index.ts"))) as {
+        default: () => Promise<Record<string, unknown>>;
+    };
+    const program = module.default;
+    const outputs = await program();
     const exports: Record<string, unknown> = {};
-    for (const [name, value] of Object.entries(program)) {
+    for (const [name, value] of Object.entries(outputs)) {
         exports[name] = await promiseOf(pulumi.output(value));
     }
     await pulumi.runtime.disconnect();

@@ -5,9 +5,10 @@ import * as pulumi from "@pulumi/pulumi";
  * - A changed value forces a replacement, and GitHub's create is an upsert: the default
  *   create-before-delete writes the new value, then deletes the secret by name, leaving none
  *   (pulumi/pulumi-github#223, #250). Deleting first keeps the new secret.
- * - GitHub bumps its own timestamps on every write, which the provider reports as drift on each
- *   refresh; the timestamps carry no configuration, so they are ignored.
+ * - `updatedAt` is GitHub's own timestamp, bumped on every write; diffing it shows a change on
+ *   every refresh. `remoteUpdatedAt` stays watched: it is how a value changed outside Pulumi (in
+ *   the GitHub UI) is noticed and written back.
  */
 export function actionsSecretOptions(parent: pulumi.Resource): pulumi.CustomResourceOptions {
-    return { parent, deleteBeforeReplace: true, ignoreChanges: ["updatedAt", "remoteUpdatedAt"] };
+    return { parent, deleteBeforeReplace: true, ignoreChanges: ["updatedAt"] };
 }

@@ -100,6 +100,15 @@ describe("config", () => {
             }
         });
 
+        it("keeps the GitHub token a secret for the provider", async () => {
+            const raw = stackWith("staging", (_o, v, secret) => {
+                v["github:token"] = "ghp_test";
+                secret.add("github:token");
+            });
+            const { isSecret } = await import("@pulumi/pulumi");
+            assert.ok(await isSecret(parseConfig(raw).secrets.githubToken!));
+        });
+
         it("needs no secrets to render offline", () => {
             const config = parseConfig(readStackFile("production"), { requireSecrets: false });
             assert.deepStrictEqual(config.secrets, {});
@@ -261,6 +270,59 @@ describe("config", () => {
                 hosts[1].name = hosts[0].name;
             });
             assertRejected(raw, "cicd-pipeline:deploy.hosts", "unique");
+        });
+
+        it("an environment named differently from its stack", () => {
+            const raw = stackWith("production", (o) => (o.environment.name = "prod"));
+            assertRejected(raw, "cicd-pipeline:environment.name", 'must be the stack\'s name, "production"');
+        });
+
+        it("an environment released from tags without a reviewer", () => {
+            const raw = stackWith("staging", (o) => (o.environment.deployFrom = { tags: ["v*"] }));
+            assertRejected(raw, "cicd-pipeline:environment.reviewers", "at least one required reviewer");
+        });
+
+        it("a GitHub token stored in plaintext", () => {
+            const raw = stackWith("staging", (_o, v) => (v["github:token"] = "ghp_plaintext"));
+            assertRejected(
+                raw,
+                "github:token",
+                "plaintext",
+                "pulumi config set --secret -s staging github:token",
+            );
+        });
+
+        it("an owner of the repository-wide objects that is no stack", () => {
+            const raw = stackWith("staging", (o) => (o.github.repositoryObjectsStack = "prodution"));
+            const problems = (() => {
+                try {
+                    parseConfig(raw, { knownStacks: ["production", "staging"] });
+                } catch (e) {
+                    return (e as ConfigError).problems;
+                }
+                return [];
+            })();
+            assert.ok(
+                problems.some(
+                    (p) =>
+                        p.startsWith("cicd-pipeline:github.repositoryObjectsStack:") &&
+                        p.includes("prodution"),
+                ),
+                problems.join("\n"),
+            );
+        });
+
+        it("one host listed twice", () => {
+            const raw = stackWith("production", (o) => {
+                const hosts = o.deploy.hosts as Record<string, unknown>[];
+                hosts[1].address = hosts[0].address;
+            });
+            assertRejected(raw, "cicd-pipeline:deploy.hosts", "twice");
+        });
+
+        it("a path that a tool would read as an option", () => {
+            const raw = stackWith("staging", (o) => (o.workflows.sourceDir = "--exit-zero"));
+            assertRejected(raw, "cicd-pipeline:workflows.sourceDir", "relative path");
         });
 
         it("lists every problem at once", () => {

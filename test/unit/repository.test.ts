@@ -89,10 +89,10 @@ describe("repository components", () => {
             assert.ok(mocks.ofType(types.secret)[0].secretInputs.has("value"));
         });
 
-        it("replaces a secret by deleting first and ignores GitHub's timestamps", () => {
+        it("replaces a secret by deleting first and ignores only GitHub's write timestamp", () => {
             const opts = actionsSecretOptions(undefined as unknown as pulumi.Resource);
             assert.strictEqual(opts.deleteBeforeReplace, true);
-            assert.deepStrictEqual(opts.ignoreChanges, ["updatedAt", "remoteUpdatedAt"]);
+            assert.deepStrictEqual(opts.ignoreChanges, ["updatedAt"]);
         });
     });
 

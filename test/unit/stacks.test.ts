@@ -228,6 +228,49 @@ describe("stacks built from their own Pulumi.<stack>.yaml", () => {
         assert.ok(githubObjects(without).some((o) => o.includes("DOCKER_PASSWORD")));
     });
 
+    it("without a version, keeps what the stack last released instead of removing it", async () => {
+        const secrets = testSecrets("production");
+        delete secrets.version;
+        delete secrets.digest;
+        const previous = `sha256:${"12".repeat(32)}`;
+        const kept = await buildStack("production", secrets, { version: "1.4.1", digest: previous });
+        assert.deepStrictEqual(
+            kept.mocks
+                .ofType("command:remote:Command")
+                .map((r) => r.name)
+                .sort(),
+            ["production-prod-1-install", "production-prod-2-install"],
+        );
+        const [release] = kept.mocks.ofType("command:local:Command");
+        assert.match(String(release.inputs.create), new RegExp(`--version 1\\.4\\.1 --digest ${previous} `));
+        assert.ok(
+            !kept.mocks.invokes.some((i) => i.token.startsWith("docker:")),
+            "the tag is not resolved again",
+        );
+        assert.strictEqual(kept.exports.version, "1.4.1");
+    });
+
+    it("without a version and nothing released yet, declares no release", async () => {
+        const secrets = testSecrets("staging");
+        delete secrets.version;
+        delete secrets.digest;
+        const fresh = await buildStack("staging", secrets);
+        assert.deepStrictEqual(fresh.mocks.ofType("command:local:Command"), []);
+        assert.strictEqual(fresh.exports.version, undefined);
+    });
+
+    it("hands the stack's GitHub token to the provider, secret", async () => {
+        const secrets = {
+            ...testSecrets("staging"),
+            "github:token": { value: "ghp_stack_token", secret: true },
+        };
+        const withToken = await buildStack("staging", secrets);
+        const [provider] = withToken.mocks.ofType("pulumi:providers:github");
+        assert.strictEqual(provider.inputs.token, "ghp_stack_token");
+        assert.ok(provider.secretInputs.has("token"));
+        assert.strictEqual(provider.inputs.owner, "acme");
+    });
+
     it("a stack with bad config fails before declaring anything", async () => {
         const secrets = testSecrets("staging");
         delete secrets.deploySshKey;
