@@ -1,0 +1,210 @@
+/**
+ * The local stack end to end, through the real Pulumi engine: `pulumi up`, a switch under load, a
+ * failed release, a rollback, a preview and a destroy, as a user runs them.
+ *
+ * The engine is scripts/provide-engine.sh's: the installed Pulumi CLI when there is one, otherwise
+ * the real CLI and Node.js language host built from the Go module proxy. On a machine without a
+ * real Pulumi install, the command plugin is a STAND-IN (engine/command-provider), because the
+ * real provider's Go module is not served there; the test prints which one runs.
+ *
+ * Pulumi runs in a temporary copy of the project (node_modules linked), with its state and
+ * per-machine config in a temporary directory, so the checkout is never written to. It needs the
+ * local stack's host instance (`app`) to be free: take a running local stack down first
+ * (npm run local:down).
+ */
+import * as assert from "assert";
+import autocannon from "autocannon";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { ensureRig, get, onHost, Rig, run, Result } from "../integration/rig";
+
+const ROOT = path.resolve(__dirname, "..", "..");
+const PORT = 18600; // the proxy's port in Pulumi.local.yaml
+const INSTANCE = "app"; // the tool's default instance, which the local stack releases to
+
+describe("the local stack through the real Pulumi engine (e2e)", function () {
+    this.timeout(300_000);
+    let rig: Rig;
+    let work: string;
+    let env: NodeJS.ProcessEnv;
+    const timings: string[] = [];
+    let statusBefore = "";
+    // What pulumi could write in a project: stack files and local state. (Other files may change
+    // meanwhile: people work in the checkout while the tests run.)
+    const gitStatus = async () =>
+        (await run("git", ["-C", ROOT, "status", "--porcelain", "--ignored", "--", "Pulumi.*", ".pulumi*"]))
+            .stdout;
+
+    /** Runs a script of the project copy, timing it and echoing its output on failure. */
+    async function script(
+        label: string,
+        file: string,
+        args: string[],
+    ): Promise<Result & { seconds: number }> {
+        const started = Date.now();
+        const r = await run(path.join(work, file), args, { env });
+        const seconds = (Date.now() - started) / 1000;
+        const engine = /^Duration: (.+)$/m.exec(r.stdout)?.[1];
+        const line = `${label}: ${seconds.toFixed(1)}s${engine ? ` (pulumi's own Duration: ${engine})` : ""}, exit ${r.code}`;
+        timings.push(line);
+        console.log(`      ${line}`);
+        return { ...r, seconds };
+    }
+    const pulumi = (label: string, ...args: string[]) => script(label, "scripts/local-pulumi.sh", args);
+    const output = async (name: string) => {
+        const r = await run(path.join(work, "scripts/local-pulumi.sh"), ["stack", "output", name, "--json"], {
+            env,
+        });
+        assert.strictEqual(r.code, 0, r.stderr);
+        return JSON.parse(r.stdout) as unknown;
+    };
+    const served = async () => (await get(PORT, "/version")).body;
+    const up = (label: string, version: string) =>
+        pulumi(
+            label,
+            "up",
+            "--yes",
+            "--config",
+            `version=${version}`,
+            "--config",
+            `digest=${rig.appDigests[version]}`,
+        );
+    const instanceContainers = async () =>
+        (
+            await run("docker", ["ps", "-aq", "--filter", `label=bluegreen.instance=${INSTANCE}`])
+        ).stdout.trim();
+
+    before(async function () {
+        this.timeout(1_200_000);
+        const r = await ensureRig();
+        // Not a skip: without the rig or the engine these tests cannot say anything, and say so.
+        if (typeof r === "string") throw new Error(`the e2e tests cannot run: ${r}`);
+        rig = r;
+        assert.strictEqual(
+            await instanceContainers(),
+            "",
+            `the host already runs instance ${INSTANCE} (a local stack is up?); take it down first: npm run local:down`,
+        );
+
+        statusBefore = await gitStatus();
+        work = fs.mkdtempSync(path.join(os.tmpdir(), "cicd-e2e-"));
+        const project = path.join(work, "project");
+        fs.cpSync(ROOT, project, {
+            recursive: true,
+            filter: (src) => !/(^|\/)(node_modules|\.git)$/.test(path.relative(ROOT, src)),
+        });
+        fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(project, "node_modules"));
+        env = { ...process.env, CICD_LOCAL_STATE: path.join(work, "state") };
+        work = project;
+
+        const started = Date.now();
+        const engine = await run(path.join(work, "scripts/provide-engine.sh"), [], { env });
+        const seconds = ((Date.now() - started) / 1000).toFixed(1);
+        if (engine.code !== 0) throw new Error(`scripts/provide-engine.sh failed:\n${engine.stderr}`);
+        console.log(`      engine provided in ${seconds}s:`);
+        for (const l of engine.stderr.trim().split("\n")) console.log(`        ${l}`);
+        timings.push(`provide the engine: ${seconds}s`);
+    });
+
+    after(async function () {
+        this.timeout(300_000);
+        if (work && (await instanceContainers()) !== "") {
+            await run(path.join(work, "scripts/local-pulumi.sh"), ["destroy", "--yes"], { env });
+        }
+        if (work) fs.rmSync(path.dirname(work), { recursive: true, force: true });
+        if (timings.length > 0)
+            console.log(`\n      timings:\n${timings.map((t) => `        ${t}`).join("\n")}`);
+    });
+
+    it("scripts/local-up.sh brings the stack up and 1.0.0 serves through the proxy", async () => {
+        const r = await script("scripts/local-up.sh 1.0.0 (first pulumi up)", "scripts/local-up.sh", [
+            "1.0.0",
+        ]);
+        assert.strictEqual(r.code, 0, r.stderr + r.stdout);
+        assert.match(r.stdout, /local stack: http:\/\/127\.0\.0\.1:18600 serves 1\.0\.0/);
+        assert.match(r.stdout, /\+ 5 created/);
+        assert.strictEqual(await served(), "1.0.0");
+        assert.strictEqual(await output("version"), "1.0.0");
+        assert.deepStrictEqual(await output("liveVersions"), { local: "1.0.0" });
+    });
+
+    it("running scripts/local-up.sh again changes nothing", async () => {
+        const r = await script("scripts/local-up.sh 1.0.0 again", "scripts/local-up.sh", ["1.0.0"]);
+        assert.strictEqual(r.code, 0, r.stderr + r.stdout);
+        assert.match(r.stdout, /Resources:\s+5 unchanged/);
+        assert.doesNotMatch(r.stdout, /created|updated|replaced/);
+    });
+
+    it("up with 2.0.0 switches to it without a failed request under light load", async () => {
+        let cannon: autocannon.Instance | undefined;
+        const load = new Promise<autocannon.Result>((resolve, reject) => {
+            cannon = autocannon(
+                // Light: 200 requests a second on 4 keep-alive connections.
+                {
+                    url: `http://127.0.0.1:${PORT}/version`,
+                    connections: 4,
+                    overallRate: 200,
+                    duration: 600,
+                    timeout: 10,
+                },
+                (err, result) => (err ? reject(err) : resolve(result)),
+            );
+        });
+        await new Promise((r) => setTimeout(r, 1000));
+        const r = await up("pulumi up 2.0.0 (a switch, under load)", "2.0.0");
+        await new Promise((r) => setTimeout(r, 1000));
+        cannon!.stop();
+        const result = await load;
+        console.log(
+            `      load: ${result.requests.total} requests, ${result.errors} errors, ${result.timeouts} timeouts, ` +
+                `${result.non2xx} non-2xx`,
+        );
+        assert.strictEqual(r.code, 0, r.stderr + r.stdout);
+        assert.ok(result.requests.total > 100, `too little load to judge: ${result.requests.total} requests`);
+        assert.strictEqual(result.errors, 0);
+        assert.strictEqual(result.timeouts, 0);
+        assert.strictEqual(result.non2xx, 0);
+        assert.strictEqual(await served(), "2.0.0");
+        assert.strictEqual(await output("version"), "2.0.0");
+    });
+
+    it("up with a version that never gets healthy fails, 2.0.0 keeps serving and the state says 2.0.0", async () => {
+        const r = await up("pulumi up 3.0.0-unhealthy (fails)", "3.0.0-unhealthy");
+        assert.notStrictEqual(r.code, 0);
+        assert.match(r.stdout + r.stderr, /did not pass GET \/health/);
+        assert.strictEqual(await served(), "2.0.0");
+        assert.strictEqual(await output("version"), "2.0.0");
+        assert.strictEqual(await output("digest"), rig.appDigests["2.0.0"]);
+        assert.deepStrictEqual(await output("liveVersions"), { local: "2.0.0" });
+    });
+
+    it("scripts/rollback.sh local 1.0.0 serves 1.0.0 again and the state agrees", async () => {
+        const r = await script("scripts/rollback.sh local 1.0.0", "scripts/rollback.sh", ["local", "1.0.0"]);
+        assert.strictEqual(r.code, 0, r.stderr + r.stdout);
+        assert.match(r.stderr, new RegExp(`1\\.0\\.0 was released with digest ${rig.appDigests["1.0.0"]}`));
+        assert.strictEqual(await served(), "1.0.0");
+        assert.strictEqual(await output("version"), "1.0.0");
+        assert.strictEqual(await output("digest"), rig.appDigests["1.0.0"]);
+    });
+
+    it("a preview afterwards shows no changes", async () => {
+        const r = await pulumi("pulumi preview --expect-no-changes", "preview", "--expect-no-changes");
+        assert.strictEqual(r.code, 0, r.stderr + r.stdout);
+        assert.match(r.stdout, /5 unchanged/);
+    });
+
+    it("destroy leaves the host clean: no container, network or state of the instance", async () => {
+        const r = await pulumi("pulumi destroy", "destroy", "--yes");
+        assert.strictEqual(r.code, 0, r.stderr + r.stdout);
+        assert.strictEqual(await instanceContainers(), "");
+        assert.notStrictEqual((await run("docker", ["network", "inspect", `${INSTANCE}-net`])).code, 0);
+        const state = await onHost(rig, rig.hosts[0], `test ! -e .local/state/bluegreen/${INSTANCE}`);
+        assert.strictEqual(state.code, 0, "the instance's state directory is still on the host");
+        await assert.rejects(get(PORT, "/version"), /ECONNREFUSED/);
+    });
+
+    it("left the checkout's stack files and state untouched", async () => {
+        assert.strictEqual(await gitStatus(), statusBefore);
+    });
+});
