@@ -9,6 +9,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { z } from "zod";
+import { hostPatterns } from "./components/deploy/patterns";
 
 // ---------------------------------------------------------------------------------------------------
 // Patterns. Anything that may reach a shell on a host is matched against a strict pattern here.
@@ -23,24 +24,19 @@ const repositoryName = /^[A-Za-z0-9_.-]{1,100}$/;
 const branchName = /^(?!\/|.*(?:\/\/|\.\.|@\{|\/$|\.lock$|\.$))[A-Za-z0-9._/-]{1,200}$/;
 /** A ref pattern GitHub accepts for deployment policies: ref characters plus the globs * ? [ ]. */
 const refPattern = /^(?!\/|.*(?:\/\/|\.\.|@\{|\/$))[A-Za-z0-9._/*?[\]-]{1,200}$/;
-/** Image repository without tag or digest: registry/path/name, lowercase as Docker requires. */
-const imageRepository =
-    /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::[0-9]{1,5})?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
-/** An image tag, as Docker defines it. Versions are tags. */
-const imageTag = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-/** A content digest. */
-const imageDigest = /^sha256:[a-f0-9]{64}$/;
-/** Host name or IP address (v4, or v6 without brackets). */
-const hostAddress =
-    /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|[0-9a-fA-F:]+)$/;
-/** A Unix user name. */
-const unixUser = /^[a-z_][a-z0-9_-]{0,31}$/;
-/** One public host key line as in known_hosts, without the host field: "<type> <base64>". */
-const hostKey = /^(?:ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)) [A-Za-z0-9+/]+={0,2}$/;
-/** A host name used in resource names. */
-const resourceName = /^[a-z0-9][a-z0-9-]{0,39}$/;
-/** An absolute URL path. */
-const urlPath = /^\/[A-Za-z0-9._~/-]*$/;
+const {
+    image: imageRepository,
+    version: imageTag,
+    digest: imageDigest,
+    hostAddress,
+    user: unixUser,
+    hostKey,
+    hostName: resourceName,
+    urlPath,
+    proxyImage,
+    instance,
+    address: bindAddress,
+} = hostPatterns;
 /** A relative path inside the app repository. */
 const relativePath = /^(?![/-])(?!.*\.\.)[A-Za-z0-9._/-]+$/;
 
@@ -181,7 +177,7 @@ const deploySchema = z
         greenPort: port.default(18002),
         proxyImage: z
             .string()
-            .regex(/^[a-z0-9][a-z0-9._/:-]*(?:@sha256:[a-f0-9]{64})?$/, {
+            .regex(proxyImage, {
                 error: "must be an image reference such as haproxy:2.6",
             })
             .default("haproxy:2.6"),
@@ -200,6 +196,13 @@ const deploySchema = z
             .array(z.string().regex(urlPath, { error: "must be a URL path such as /version" }))
             .default(["/health"]),
         batchSize: positive.max(100).default(1),
+        /** Names this stack's app on its hosts, so several stacks can share a host. */
+        instance: z
+            .string()
+            .regex(instance, { error: "must be lowercase letters, digits, _ or -, such as app" })
+            .optional(),
+        /** The address the proxy listens on; all addresses when unset. */
+        bind: z.string().regex(bindAddress, { error: "must be an IP address such as 127.0.0.1" }).optional(),
         keepReleases: positive.max(100).default(20),
         /** Seconds a release waits for another release's lock on a host before failing. */
         lockTimeoutSeconds: z

@@ -146,7 +146,7 @@ export = async () => {
     const githubSide =
         config.github && config.deploy ? declareGithub(config, config.github, config.deploy) : undefined;
     const deployment = config.deploy ? await declareDeployment(config, config.deploy) : undefined;
-    return {
+    const outputs = {
         /** The stack's environment, as the workflows and people see it. */
         environmentName: config.environment.name,
         environmentUrl: config.environment.url,
@@ -164,4 +164,6 @@ export = async () => {
         digest: deployment?.digest,
         liveVersions: deployment?.liveVersions,
     };
+    // A stack without GitHub objects or hosts has no such outputs, rather than undefined ones.
+    return Object.fromEntries(Object.entries(outputs).filter(([, value]) => value !== undefined));
 };

@@ -143,26 +143,25 @@ export class BlueGreenDeployment extends pulumi.ComponentResource {
 }
 
 /** The per-host release settings from the stack's deploy config. */
-export function hostReleaseSettings(deploy: {
-    readonly publicPort: number;
-    readonly appPort: number;
-    readonly bluePort: number;
-    readonly greenPort: number;
-    readonly proxyImage: string;
-    readonly health: HostReleaseSettings["health"];
-    readonly smokePaths: readonly string[];
-    readonly keepReleases: number;
-    readonly lockTimeoutSeconds: number;
-}): HostReleaseSettings {
+export function hostReleaseSettings(
+    deploy: Omit<HostReleaseSettings, "instance" | "bind"> & {
+        readonly instance?: string;
+        readonly bind?: string;
+    },
+): HostReleaseSettings {
+    const { publicPort, appPort, bluePort, greenPort, proxyImage, health, smokePaths } = deploy;
+    const { keepReleases, lockTimeoutSeconds, instance, bind } = deploy;
     return {
-        publicPort: deploy.publicPort,
-        appPort: deploy.appPort,
-        bluePort: deploy.bluePort,
-        greenPort: deploy.greenPort,
-        proxyImage: deploy.proxyImage,
-        health: deploy.health,
-        smokePaths: deploy.smokePaths,
-        keepReleases: deploy.keepReleases,
-        lockTimeoutSeconds: deploy.lockTimeoutSeconds,
+        publicPort,
+        appPort,
+        bluePort,
+        greenPort,
+        proxyImage,
+        health,
+        smokePaths,
+        keepReleases,
+        lockTimeoutSeconds,
+        ...(instance !== undefined && { instance }),
+        ...(bind !== undefined && { bind }),
     };
 }

@@ -60,7 +60,7 @@ export class DeployHost extends pulumi.ComponentResource {
             },
             { parent: this },
         );
-        this.toolDigest = this.install.stdout.apply((s) => s.trim());
+        this.toolDigest = this.install.stdout.apply((s) => (s ?? "").trim());
         this.registerOutputs({ toolDigest: this.toolDigest });
     }
 }

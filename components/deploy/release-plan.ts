@@ -8,6 +8,7 @@
  * config validation has already checked it: the component may be given values from elsewhere.
  */
 import * as path from "path";
+import { hostPatterns } from "./patterns";
 
 /** Where the host tool is installed, relative to the deploy user's home directory. */
 export const TOOL_PATH = ".local/bin/bluegreen";
@@ -17,18 +18,7 @@ export const TOOL_SOURCE = path.join(__dirname, "host", "bluegreen");
 export const ORCHESTRATOR_SOURCE = path.join(__dirname, "host", "release-hosts");
 
 const patterns = {
-    image: /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::[0-9]{1,5})?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/,
-    version: /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/,
-    digest: /^sha256:[a-f0-9]{64}$/,
-    proxyImage: /^[a-z0-9][a-z0-9._/:-]*(?:@sha256:[a-f0-9]{64})?$/,
-    urlPath: /^\/[A-Za-z0-9._~/-]*$/,
-    instance: /^[a-z0-9][a-z0-9_-]{0,30}$/,
-    address: /^[0-9a-fA-F.:]{2,45}$/,
-    hostName: /^[a-z0-9][a-z0-9-]{0,39}$/,
-    hostAddress:
-        /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|[0-9a-fA-F:]+)$/,
-    hostKey: /^(?:ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)) [A-Za-z0-9+/]+={0,2}$/,
-    user: /^[a-z_][a-z0-9_-]{0,31}$/,
+    ...hostPatterns,
     toolArg: /^[A-Za-z0-9._/:@=+-]*$/,
 } as const;
 

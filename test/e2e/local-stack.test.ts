@@ -8,20 +8,33 @@
  * real provider's Go module is not served there; the test prints which one runs.
  *
  * Pulumi runs in a temporary copy of the project (node_modules linked), with its state and
- * per-machine config in a temporary directory, so the checkout is never written to. It needs the
- * local stack's host instance (`app`) to be free: take a running local stack down first
- * (npm run local:down).
+ * per-machine config in a temporary directory, so the checkout is never written to. The copy's
+ * stack releases its own instance on its own ports, so a local stack that is up is left alone.
  */
 import * as assert from "assert";
 import autocannon from "autocannon";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import * as YAML from "yaml";
 import { ensureRig, get, onHost, Rig, run, Result } from "../integration/rig";
 
 const ROOT = path.resolve(__dirname, "..", "..");
-const PORT = 18600; // the proxy's port in Pulumi.local.yaml
-const INSTANCE = "app"; // the tool's default instance, which the local stack releases to
+const PORT = 18610; // the proxy's port in the copy's Pulumi.local.yaml
+const INSTANCE = "e2e"; // the app's instance on the host, apart from the local stack's
+
+/** Gives the copy's local stack its own instance and ports, apart from a local stack that is up. */
+function isolate(project: string): void {
+    const file = path.join(project, "Pulumi.local.yaml");
+    const doc = YAML.parseDocument(fs.readFileSync(file, "utf8"));
+    const deploy = ["config", "cicd-pipeline:deploy"];
+    doc.setIn([...deploy, "instance"], INSTANCE);
+    doc.setIn([...deploy, "publicPort"], PORT);
+    doc.setIn([...deploy, "bluePort"], PORT + 1);
+    doc.setIn([...deploy, "greenPort"], PORT + 2);
+    doc.setIn(["config", "cicd-pipeline:environment", "url"], `http://127.0.0.1:${PORT}`);
+    fs.writeFileSync(file, doc.toString());
+}
 
 describe("the local stack through the real Pulumi engine (e2e)", function () {
     this.timeout(300_000);
@@ -95,6 +108,7 @@ describe("the local stack through the real Pulumi engine (e2e)", function () {
             filter: (src) => !/(^|\/)(node_modules|\.git)$/.test(path.relative(ROOT, src)),
         });
         fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(project, "node_modules"));
+        isolate(project);
         env = { ...process.env, CICD_LOCAL_STATE: path.join(work, "state") };
         work = project;
 
@@ -122,7 +136,7 @@ describe("the local stack through the real Pulumi engine (e2e)", function () {
             "1.0.0",
         ]);
         assert.strictEqual(r.code, 0, r.stderr + r.stdout);
-        assert.match(r.stdout, /local stack: http:\/\/127\.0\.0\.1:18600 serves 1\.0\.0/);
+        assert.match(r.stdout, new RegExp(`local stack: http://127\\.0\\.0\\.1:${PORT} serves 1\\.0\\.0`));
         assert.match(r.stdout, /\+ 5 created/);
         assert.strictEqual(await served(), "1.0.0");
         assert.strictEqual(await output("version"), "1.0.0");

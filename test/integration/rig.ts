@@ -91,12 +91,13 @@ export async function requireRig(ctx: Mocha.Context): Promise<Rig> {
     return r as Rig;
 }
 
+/** A directory of this process's own for known_hosts files (never a guessable path in /tmp). */
+let knownHostsDir: string | undefined;
+
 /** ssh argv for a host, its key pinned (or a given wrong one). */
 export function sshArgs(rig: Rig, host: HostTarget, hostKey = host.hostKey): string[] {
-    const knownHosts = path.join(
-        os.tmpdir(),
-        `bg-known-hosts-${host.name}-${hostKey.slice(-12).replace(/\W/g, "")}`,
-    );
+    knownHostsDir ??= fs.mkdtempSync(path.join(os.tmpdir(), "bg-known-hosts-"));
+    const knownHosts = path.join(knownHostsDir, `${host.name}-${hostKey.slice(-12).replace(/\W/g, "")}`);
     fs.writeFileSync(knownHosts, `[${host.address}]:${host.port} ${hostKey}\n`);
     return [
         "-o",

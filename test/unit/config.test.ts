@@ -109,6 +109,14 @@ describe("config", () => {
             assert.ok(await isSecret(parseConfig(raw).secrets.githubToken!));
         });
 
+        it("parses the committed local stack: no GitHub side, its own instance on loopback", () => {
+            const config = parseConfig(readStackFile("local"), { requireSecrets: false });
+            assert.strictEqual(config.github, undefined);
+            assert.strictEqual(config.deploy?.instance, "local");
+            assert.strictEqual(config.deploy?.bind, "127.0.0.1");
+            assert.strictEqual(config.deploy?.resolveDigest, false);
+        });
+
         it("needs no secrets to render offline", () => {
             const config = parseConfig(readStackFile("production"), { requireSecrets: false });
             assert.deepStrictEqual(config.secrets, {});

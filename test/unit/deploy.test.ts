@@ -15,6 +15,7 @@ import {
     releaseArgs,
     TOOL_SOURCE,
     uninstallCommand,
+    toolOptions,
 } from "../../components/deploy/release-plan";
 import { outputPromise, promiseOf, RecordingMocks, testDigest, testSecrets } from "../mocks";
 
@@ -228,6 +229,21 @@ describe("deploy: config", () => {
         });
         assert.deepStrictEqual(s.smokePaths, ["/health", "/version"]);
         releaseArgs({ image: config.deploy!.image, version: config.release.version!, digest: digestB }, s);
+        assert.strictEqual(s.instance, undefined, "the tool's default instance");
+    });
+
+    it("passes the stack's instance and bind address on to the tool", () => {
+        const config = parseConfig(readStackFile("local"), { requireSecrets: false });
+        const s = hostReleaseSettings(config.deploy!);
+        const args = toolOptions(s);
+        assert.deepStrictEqual(args.slice(args.indexOf("--instance"), args.indexOf("--instance") + 2), [
+            "--instance",
+            "local",
+        ]);
+        assert.deepStrictEqual(args.slice(args.indexOf("--bind"), args.indexOf("--bind") + 2), [
+            "--bind",
+            "127.0.0.1",
+        ]);
     });
 });
 
