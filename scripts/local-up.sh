@@ -24,6 +24,9 @@ die() {
 [[ "$version" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] ||
     die "invalid version $(printf '%q' "$version"): must be an image tag such as 1.0.0"
 
+# The program's dependencies, exactly as locked, on a fresh checkout.
+[[ -d "$ROOT/node_modules/@pulumi/pulumi" ]] || (cd "$ROOT" && npm ci --no-audit --no-fund)
+
 bash "$ROOT/test/integration/setup.sh"
 
 # shellcheck disable=SC2016 # JavaScript, not shell
