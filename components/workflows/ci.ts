@@ -2,7 +2,7 @@
 import { buildPush, checkout, setupBuildx, trivy, uploadArtifact } from "./actions";
 import { ciJobs } from "./ci-jobs";
 import { pythonSetup } from "./common";
-import { bashDefaults, expr, Job, RunStep, runner, Workflow } from "./model";
+import { bashDefaults, expr, Job, RunStep, runner, UsesStep, Workflow } from "./model";
 import { WorkflowSettings } from "./settings";
 
 /** A named shell command of the lint or test job. */
@@ -18,17 +18,19 @@ export interface Command {
 export function pythonCommands(s: WorkflowSettings): { lint: Command[]; test: Command[] } {
     const paths = `${s.sourceDir} ${s.testDir}`;
     const cov = `--cov=${s.sourceDir} --cov-report=`;
+    const junit = (suite: string) => `--junitxml=${testResultsDir}/${suite}.xml`;
     return {
         lint: [
             { name: "flake8", run: `python -m flake8 ${paths}` },
             { name: "black", run: `python -m black --check --diff ${paths}` },
         ],
         test: [
-            { name: "Unit tests", run: `python -m pytest ${s.testDir}/unit -x ${cov}` },
+            { name: "Unit tests", run: `python -m pytest ${s.testDir}/unit -x ${cov} ${junit("unit")}` },
             {
                 name: "Integration tests",
-                run: `python -m pytest ${s.testDir}/integration -x ${cov} --cov-append`,
+                run: `python -m pytest ${s.testDir}/integration -x ${cov} --cov-append ${junit("integration")}`,
             },
+            { name: "Test results", run: testResultsSummary },
             {
                 name: "Coverage report",
                 run: [
@@ -52,18 +54,81 @@ export function pythonCommands(s: WorkflowSettings): { lint: Command[]; test: Co
     };
 }
 
-const gha = { "cache-from": "type=gha", "cache-to": "type=gha,mode=max" } as const;
+/** Where pytest writes its JUnit XML reports, one file per test suite. */
+export const testResultsDir = "test-results";
+
+/**
+ * Summarises the JUnit XML reports in the job summary: counts per suite and the failed tests. A
+ * suite whose report is missing (it never ran) says so.
+ */
+const testResultsSummary = [
+    `python - ${testResultsDir}/unit.xml ${testResultsDir}/integration.xml >>"\${GITHUB_STEP_SUMMARY}" <<'PY'`,
+    "import os",
+    "import sys",
+    "import xml.etree.ElementTree as ET",
+    "",
+    'print("### Test results")',
+    'print("")',
+    'print("| suite | tests | failed | errors | skipped | seconds |")',
+    'print("| --- | --- | --- | --- | --- | --- |")',
+    "failed = []",
+    "for path in sys.argv[1:]:",
+    "    suite = os.path.splitext(os.path.basename(path))[0]",
+    "    try:",
+    "        root = ET.parse(path).getroot()",
+    "    except (OSError, ET.ParseError) as e:",
+    '        print("| %s | not run (%s) | | | | |" % (suite, type(e).__name__))',
+    "        continue",
+    '    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0, "time": 0.0}',
+    '    for s in [root] if root.tag == "testsuite" else root.iter("testsuite"):',
+    "        for key in totals:",
+    "            totals[key] += type(totals[key])(s.get(key) or 0)",
+    '    for case in root.iter("testcase"):',
+    '        if case.find("failure") is not None or case.find("error") is not None:',
+    '            failed.append("%s::%s" % (case.get("classname"), case.get("name")))',
+    "    print(",
+    '        "| %s | %d | %d | %d | %d | %.1f |"',
+    '        % (suite, totals["tests"], totals["failures"], totals["errors"], totals["skipped"], totals["time"])',
+    "    )",
+    "if failed:",
+    '    print("")',
+    '    print("Failed:")',
+    "    for name in failed:",
+    '        print("- `%s`" % name)',
+    "PY",
+    "",
+].join("\n");
 
 /** The image the CI build produces; never pushed. */
 function ciImage(s: WorkflowSettings): string {
     return `${s.image}:ci-${expr("github.sha")}`;
 }
 
+/**
+ * Builds the CI image without pushing it: the build job fills GitHub's layer cache, and the scan
+ * job loads the same image from it into Docker.
+ */
+function ciBuild(s: WorkflowSettings, o: { name: string; load: boolean }): UsesStep {
+    return buildPush({
+        name: o.name,
+        with: {
+            context: ".",
+            file: s.dockerfile,
+            push: false,
+            ...(o.load ? { load: true } : {}),
+            tags: ciImage(s),
+            "build-args": `APP_VERSION=${expr("github.sha")}`,
+            "cache-from": "type=gha",
+            ...(o.load ? {} : { "cache-to": "type=gha,mode=max" }),
+        },
+    });
+}
+
 export function ciWorkflow(s: WorkflowSettings): Workflow {
     const { lint, test } = pythonCommands(s);
-    const [unit, integration, report, threshold] = test;
     const afterTests = expr("!cancelled()");
-    const reportStep: RunStep = { ...report, if: afterTests };
+    const command = (name: string): RunStep => test.find((c) => c.name === name)!;
+    const afterwards = (name: string): RunStep => ({ ...command(name), if: afterTests });
 
     const jobs: Record<string, Job> = {
         [ciJobs.lint.id]: {
@@ -81,9 +146,20 @@ export function ciWorkflow(s: WorkflowSettings): Workflow {
             steps: [
                 checkout(),
                 ...pythonSetup(s),
-                unit,
-                integration,
-                reportStep,
+                command("Unit tests"),
+                command("Integration tests"),
+                afterwards("Test results"),
+                uploadArtifact({
+                    name: "Upload the test results",
+                    if: afterTests,
+                    with: {
+                        name: "test-results",
+                        path: `${testResultsDir}/`,
+                        "if-no-files-found": "warn",
+                        "retention-days": 14,
+                    },
+                }),
+                afterwards("Coverage report"),
                 uploadArtifact({
                     name: "Upload the coverage report",
                     if: afterTests,
@@ -94,7 +170,7 @@ export function ciWorkflow(s: WorkflowSettings): Workflow {
                         "retention-days": 14,
                     },
                 }),
-                threshold,
+                command("Coverage threshold"),
             ],
         },
         [ciJobs.build.id]: {
@@ -106,17 +182,7 @@ export function ciWorkflow(s: WorkflowSettings): Workflow {
             steps: [
                 checkout(),
                 setupBuildx({ name: "Set up Docker Buildx" }),
-                buildPush({
-                    name: "Build the image",
-                    with: {
-                        context: ".",
-                        file: s.dockerfile,
-                        push: false,
-                        tags: ciImage(s),
-                        "build-args": `APP_VERSION=${expr("github.sha")}`,
-                        ...gha,
-                    },
-                }),
+                ciBuild(s, { name: "Build the image", load: false }),
             ],
         },
         [ciJobs.securityScan.id]: {
@@ -140,18 +206,7 @@ export function ciWorkflow(s: WorkflowSettings): Workflow {
                 }),
                 setupBuildx({ name: "Set up Docker Buildx" }),
                 // The build job's layers are in the cache, so this loads the same image in seconds.
-                buildPush({
-                    name: "Load the built image",
-                    with: {
-                        context: ".",
-                        file: s.dockerfile,
-                        push: false,
-                        load: true,
-                        tags: ciImage(s),
-                        "build-args": `APP_VERSION=${expr("github.sha")}`,
-                        "cache-from": "type=gha",
-                    },
-                }),
+                ciBuild(s, { name: "Load the built image", load: true }),
                 trivy({
                     name: "Scan the image",
                     with: {

@@ -1,6 +1,7 @@
 import { strict as assert } from "assert";
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
+import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import { Command, pythonCommands } from "../../components/workflows/ci";
@@ -21,6 +22,16 @@ function findPython(): { python?: string; tried: string[] } {
         tried.push(`${candidate}: ${(r.error?.message ?? r.stderr).trim().split("\n").pop()}`);
     }
     return { tried };
+}
+
+/** A TCP port nothing listens on at the moment. */
+function freePort(): Promise<number> {
+    return new Promise((resolve) => {
+        const probe = net.createServer().listen(0, "127.0.0.1", () => {
+            const { port } = probe.address() as net.AddressInfo;
+            probe.close(() => resolve(port));
+        });
+    });
 }
 
 /** Runs ci.yml's commands the way the runner does: bash -eo pipefail, with `python` on PATH. */
@@ -92,6 +103,12 @@ describe("examples/app", function () {
         const summary = fs.readFileSync(runner!.summary, "utf8");
         assert.match(summary, /### Coverage/);
         assert.match(summary, /TOTAL/);
+        assert.match(summary, /### Test results/);
+        assert.match(summary, /^\| unit \| [1-9]\d* \| 0 \| 0 \| 0 \|/m);
+        assert.match(summary, /^\| integration \| [1-9]\d* \| 0 \| 0 \| 0 \|/m);
+        for (const suite of ["unit", "integration"]) {
+            assert.ok(fs.existsSync(path.join(runner!.dir, "test-results", `${suite}.xml`)), suite);
+        }
         assert.ok(fs.existsSync(path.join(runner!.dir, "coverage.xml")));
         assert.ok(fs.existsSync(path.join(runner!.dir, "htmlcov", "index.html")));
     });
@@ -109,8 +126,44 @@ describe("examples/app", function () {
         try {
             const unit = commands.test.find((c) => c.name === "Unit tests")!;
             assert.notEqual(runner!.run(unit).status, 0);
+            // The results summary still runs, and names the failed test.
+            fs.rmSync(path.join(runner!.dir, "test-results", "integration.xml"), { force: true });
+            fs.writeFileSync(runner!.summary, "");
+            const results = commands.test.find((c) => c.name === "Test results")!;
+            assert.equal(runner!.run(results).status, 0);
+            const summary = fs.readFileSync(runner!.summary, "utf8");
+            assert.match(summary, /^\| unit \| \d+ \| 1 \| 0 \|/m);
+            assert.match(summary, /^- `tests\.unit\.test_failing::test_fails`$/m);
+            assert.match(summary, /^\| integration \| not run/m);
         } finally {
             fs.rmSync(failing);
+        }
+    });
+
+    it("health-checks the port the release tool gives it in PORT, 8000 by default", async () => {
+        const dockerfile = fs.readFileSync(path.join(app, "Dockerfile"), "utf8");
+        const m = /^HEALTHCHECK [^\n]*\\\n\s+CMD (\[.*\])$/m.exec(dockerfile);
+        assert.ok(m, "HEALTHCHECK ... CMD [exec form]");
+        const [, ...args] = JSON.parse(m[1]) as string[];
+        const python = findPython().python!;
+        const port = await freePort();
+        const server = spawn(python, ["-m", "app.main"], {
+            cwd: app,
+            env: { ...process.env, PORT: String(port), PYTHONDONTWRITEBYTECODE: "1" },
+            stdio: "ignore",
+        });
+        try {
+            const check = (env: Record<string, string>) =>
+                spawnSync(python, args, { env: { ...process.env, ...env }, encoding: "utf8" }).status;
+            const deadline = Date.now() + 10000;
+            while (check({ PORT: String(port) }) !== 0 && Date.now() < deadline) {
+                await new Promise((r) => setTimeout(r, 100));
+            }
+            assert.equal(check({ PORT: String(port) }), 0, "healthy on PORT");
+            assert.notEqual(check({ PORT: String(await freePort()) }), 0, "another port has no app");
+            assert.match(dockerfile, /os\.environ\.get\('PORT', '8000'\)/);
+        } finally {
+            server.kill();
         }
     });
 

@@ -364,11 +364,30 @@ describe("workflow files", () => {
             assert.match(runOf("Integration tests"), /pytest tests\/integration .*--cov-append/);
             assert.match(runOf("Coverage report"), /GITHUB_STEP_SUMMARY/);
             assert.equal(runOf("Coverage threshold"), "python -m coverage report --fail-under=80");
-            const upload = t.find((s) => s.uses?.startsWith("actions/upload-artifact@"));
-            assert.equal(upload?.if, "${{ !cancelled() }}");
-            assert.match(String(upload?.with?.path), /coverage\.xml/);
+            const uploads = t.filter((s) => s.uses?.startsWith("actions/upload-artifact@"));
+            const coverage = uploads.find((s) => s.with?.name === "coverage");
+            assert.equal(coverage?.if, "${{ !cancelled() }}");
+            assert.match(String(coverage?.with?.path), /coverage\.xml/);
             // The threshold fails the job only after the report is kept.
-            assert.ok(t.indexOf(upload!) < t.findIndex((s) => s.name === "Coverage threshold"));
+            assert.ok(t.indexOf(coverage!) < t.findIndex((s) => s.name === "Coverage threshold"));
+        });
+
+        it("writes JUnit reports, summarises them in the job summary and keeps them as an artifact, even after a failure", () => {
+            const t = w.jobs.test.steps;
+            const byName = (name: string) => t.find((s) => s.name === name)!;
+            assert.match(byName("Unit tests").run!, / --junitxml=test-results\/unit\.xml$/);
+            assert.match(byName("Integration tests").run!, / --junitxml=test-results\/integration\.xml$/);
+            const results = byName("Test results");
+            assert.equal(results.if, "${{ !cancelled() }}");
+            assert.match(
+                results.run!,
+                /test-results\/unit\.xml test-results\/integration\.xml >>"\$\{GITHUB_STEP_SUMMARY\}"/,
+            );
+            const upload = t.find((s) => s.with?.name === "test-results")!;
+            assert.equal(upload.if, "${{ !cancelled() }}");
+            assert.equal(upload.with?.path, "test-results/");
+            assert.ok(t.indexOf(byName("Integration tests")) < t.indexOf(results));
+            assert.ok(t.indexOf(results) < t.indexOf(upload));
         });
 
         it("builds with Buildx and GitHub's layer cache, and scans the image and the dependencies with Trivy", () => {
