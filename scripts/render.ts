@@ -2,18 +2,25 @@
  * Writes the workflow files a stack would commit, offline and without credentials, for review:
  *
  *   npm run render -- --out DIR --stack NAME
+ *   npm run render -- --badges --stack NAME   # only the status badge Markdown for the README
  *   npm run golden          # rewrites test/golden/<stack>/ for every committed stack file
  */
 import * as fs from "fs";
 import * as path from "path";
 import { parseConfig, readStackFile } from "../config";
-import { workflowFilesForStack } from "../components/workflows/render";
+import { statusBadges, workflowFilesForStack } from "../components/workflows/render";
 
 const root = path.resolve(__dirname, "..");
 
 /** The files the stack commits (path in the app repository to content); none for a non-owning stack. */
 export function renderStack(stack: string, dir = root): Record<string, string> {
     return workflowFilesForStack(parseConfig(readStackFile(stack, { dir }), { requireSecrets: false }));
+}
+
+/** The README status badges of the stack's workflows, or undefined when it commits none. */
+export function stackBadges(stack: string, dir = root): string | undefined {
+    const github = parseConfig(readStackFile(stack, { dir }), { requireSecrets: false }).github;
+    return github?.ownsRepositoryObjects ? statusBadges(github.owner, github.repository) : undefined;
 }
 
 /** Stacks with a committed Pulumi.<stack>.yaml. */
@@ -51,7 +58,10 @@ function describe(stack: string, files: Record<string, string>): string {
 }
 
 function usage(message: string): never {
-    console.error(`${message}\nusage: npm run render -- --out DIR --stack NAME\n       npm run golden`);
+    console.error(
+        `${message}\nusage: npm run render -- --out DIR --stack NAME\n` +
+            `       npm run render -- --badges --stack NAME\n       npm run golden`,
+    );
     process.exit(2);
 }
 
@@ -75,11 +85,19 @@ function main(argv: string[]): void {
     };
     const out = value("--out");
     const stack = value("--stack");
-    if (!out || !stack) usage("--out and --stack are required");
+    const badgesOnly = argv.includes("--badges");
+    if (!stack || (!out && !badgesOnly)) usage("--stack and one of --out or --badges are required");
     if (!committedStacks().includes(stack)) usage(`no Pulumi.${stack}.yaml in ${root}`);
+    const badges = stackBadges(stack);
+    if (badgesOnly) {
+        if (!badges) usage(`stack ${stack} commits no workflow files, so it has no badges`);
+        console.log(badges);
+        return;
+    }
     const files = renderStack(stack);
-    write(path.resolve(out), files);
+    write(path.resolve(out!), files);
     console.log(describe(stack, files));
+    if (badges) console.log(`\nStatus badges for the app's README:\n\n${badges}`);
 }
 
 if (require.main === module) main(process.argv.slice(2));

@@ -178,6 +178,10 @@ export interface PulumiInputs {
     readonly diff?: boolean;
     readonly refresh?: boolean;
     readonly message?: string;
+    /** URNs (or globs with * and **), one a line: only these resources are updated. */
+    readonly target?: string;
+    /** Also update what depends on a target, children of a targeted component included. */
+    readonly "target-dependents"?: boolean;
 }
 export const pulumiAction = (o: StepOptions<PulumiInputs>) => step(pins.pulumi, o);
 

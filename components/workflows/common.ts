@@ -1,7 +1,7 @@
 /** Steps and fragments shared by several workflows. */
 import { repositorySecretNames } from "../secret-names";
 import { dockerLogin, pulumiAction, setupNode, setupPython, slack } from "./actions";
-import { Env, expr, Job, RunStep, runner, secret, Step, UsesStep } from "./model";
+import { Env, expr, Expression, exprBody, Job, RunStep, runner, secret, Step, UsesStep } from "./model";
 import { WorkflowSettings } from "./settings";
 
 /** Python with pip's cache keyed on the requirement files. */
@@ -63,10 +63,34 @@ export function releaseConfigMap(version: string, digest: string): string {
     );
 }
 
-/** `pulumi up` of one stack with the release pinned through config. */
+/** The type token of the component that releases a stack's hosts (components/deploy). */
+export const deploymentType = "cicd:deploy:BlueGreenDeployment";
+
+/**
+ * The URN of a stack's BlueGreenDeployment. index.ts names it after the environment, and each stack
+ * deploys to the environment of its own name, so the stack name is the component's name too.
+ */
+export function deploymentUrn(s: WorkflowSettings, stack: string): string {
+    return `urn:pulumi:${stack}::${s.project}::${deploymentType}::${stack}`;
+}
+
+/**
+ * `pulumi up` of one stack with the release pinned through config, targeting only the stack's
+ * deployment: with target-dependents the engine also updates every resource whose parent (or
+ * dependency) is targeted, so the component's hosts and its release command, and the stack's
+ * outputs (always included). Branch protection, secrets and workflow files are left as they are,
+ * so a GitHub-side error cannot block a release; a full `pulumi up` applies those.
+ */
 export function pulumiUp(
     s: WorkflowSettings,
-    o: { name: string; id: string; stack: string; version: string; digest: string; if?: UsesStep["if"] },
+    o: {
+        name: string;
+        id: string;
+        stack: string;
+        version: Expression;
+        digest: Expression;
+        if?: UsesStep["if"];
+    },
 ): UsesStep {
     return pulumiAction({
         name: o.name,
@@ -79,9 +103,25 @@ export function pulumiUp(
             "work-dir": s.pulumiDir,
             "cloud-url": expr("env.PULUMI_BACKEND_URL"),
             "config-map": releaseConfigMap(o.version, o.digest),
-            message: expr("format('{0} {1}', github.workflow, github.ref_name)"),
+            target: deploymentUrn(s, o.stack),
+            "target-dependents": true,
+            message: expr(`format('{0}: {1}', github.workflow, ${exprBody(o.version)})`),
         },
     });
+}
+
+/**
+ * Shell lines that read a stack's outputs into $outputs (JSON), failing on any error: a stack
+ * without the output is told apart from one whose outputs cannot be read (credentials, network,
+ * a missing stack) by the JSON, not by hiding the error.
+ */
+export function readStackOutputs(stackVariable: string, why: string): string[] {
+    return [
+        `if ! outputs="$(pulumi stack output --json --stack "\${${stackVariable}}")"; then`,
+        `  echo "::error::cannot read the outputs of stack \${${stackVariable}} (see above); ${why}"`,
+        "  exit 1",
+        "fi",
+    ];
 }
 
 /** Logs in to the image registry with the repository's registry credentials. */
@@ -103,7 +143,7 @@ export function registryLogin(s: WorkflowSettings, options: { if?: UsesStep["if"
 
 /**
  * Requests each smoke path of the environment (retrying while the release settles) and, for
- * /version, checks that the expected version is the one served.
+ * /version, checks that its JSON `version` field is exactly the expected version.
  */
 export function smokeTest(
     s: WorkflowSettings,
@@ -125,9 +165,16 @@ export function smokeTest(
             '  url="${base}${path}"',
             '  echo "GET ${url}"',
             '  body="$(curl --fail --silent --show-error --max-time 10 --retry 10 --retry-delay 3 --retry-all-errors "${url}")"',
-            '  if [ "${path}" = "/version" ] && ! grep -qF -- "${EXPECTED_VERSION}" <<<"${body}"; then',
-            '    echo "::error::${url} does not report version ${EXPECTED_VERSION}: ${body}"',
-            "    exit 1",
+            // The exact JSON field: a substring match would take 1.0.10 for 1.0.1.
+            '  if [ "${path}" = "/version" ]; then',
+            '    if ! served="$(jq -er \'.version | strings\' <<<"${body}")"; then',
+            '      echo "::error::${url} does not answer JSON with a version string: ${body}"',
+            "      exit 1",
+            "    fi",
+            '    if [ "${served}" != "${EXPECTED_VERSION}" ]; then',
+            '      echo "::error::${url} serves version ${served}, not ${EXPECTED_VERSION}"',
+            "      exit 1",
+            "    fi",
             "  fi",
             "done",
             'echo "Smoke tests passed against ${base}"',

@@ -12,6 +12,11 @@ export function expr(body: string): Expression {
     return `\${{ ${body} }}`;
 }
 
+/** The body of an expression: exprBody(expr("github.sha")) is "github.sha". */
+export function exprBody(e: Expression): string {
+    return e.slice("${{ ".length, -" }}".length);
+}
+
 /** A reference to a repository or environment secret; only ever placed in an `env:` map. */
 export function secret(name: string): Expression {
     if (!/^[A-Z][A-Z0-9_]*$/.test(name)) throw new Error(`not a secret name: ${name}`);
@@ -47,11 +52,18 @@ export interface PullRequestTrigger {
     readonly branches?: readonly string[];
     readonly types?: readonly ("opened" | "synchronize" | "reopened" | "ready_for_review")[];
 }
+/** An input of a manually dispatched run; reaches scripts only through `env:`. */
+export interface DispatchInput {
+    readonly description: string;
+    readonly required: boolean;
+    readonly type: "string" | "boolean";
+    readonly default?: string | number | boolean;
+}
 export interface Triggers {
     readonly push?: PushTrigger;
     readonly pull_request?: PullRequestTrigger | null;
     readonly schedule?: readonly { readonly cron: string }[];
-    readonly workflow_dispatch?: null;
+    readonly workflow_dispatch?: null | { readonly inputs: Readonly<Record<string, DispatchInput>> };
 }
 
 /** A pinned action: repository (with sub-path if any), full commit SHA and the release it is. */
@@ -117,6 +129,8 @@ export interface Job {
 
 export interface Workflow {
     readonly name: string;
+    /** Rendered as a comment under the file's header, not as YAML: what a reader should know first. */
+    readonly description?: string;
     readonly on: Triggers;
     readonly permissions: Permissions;
     readonly concurrency?: Concurrency;

@@ -2,7 +2,7 @@
 import { checkout, pulumiAction } from "./actions";
 import { pulumiEnv, pulumiProgramSetup } from "./common";
 import { bashDefaults, expr, runner, Workflow } from "./model";
-import { WorkflowSettings } from "./settings";
+import { deployStacks, WorkflowSettings } from "./settings";
 
 export function previewWorkflow(s: WorkflowSettings): Workflow {
     return {
@@ -22,7 +22,10 @@ export function previewWorkflow(s: WorkflowSettings): Workflow {
                 "runs-on": runner,
                 "timeout-minutes": 20,
                 permissions: { contents: "read", "pull-requests": "write" },
-                strategy: { "fail-fast": false, matrix: { stack: [s.staging.stack, s.production.stack] } },
+                strategy: {
+                    "fail-fast": false,
+                    matrix: { stack: [deployStacks.staging, deployStacks.production] },
+                },
                 steps: [
                     checkout(),
                     ...pulumiProgramSetup(s),

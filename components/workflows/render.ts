@@ -3,7 +3,9 @@ import * as YAML from "yaml";
 import { PipelineConfig } from "../../config";
 import { cdProductionWorkflow, cdStagingWorkflow } from "./cd";
 import { ciWorkflow } from "./ci";
+import { metricsWorkflow } from "./metrics";
 import { isUsesStep, Job, Step, Workflow } from "./model";
+import { workflowFileNames as files, workflowPath } from "./names";
 import { previewWorkflow } from "./preview";
 import { securityScanWorkflow } from "./security-scan";
 import { workflowSettings, WorkflowSettings } from "./settings";
@@ -11,12 +13,29 @@ import { workflowSettings, WorkflowSettings } from "./settings";
 /** Path in the app repository to the workflow model that renders it. */
 export function workflowModels(s: WorkflowSettings): Record<string, Workflow> {
     return {
-        ".github/workflows/ci.yml": ciWorkflow(s),
-        ".github/workflows/cd-staging.yml": cdStagingWorkflow(s),
-        ".github/workflows/cd-production.yml": cdProductionWorkflow(s),
-        ".github/workflows/security-scan.yml": securityScanWorkflow(s),
-        ".github/workflows/pulumi-preview.yml": previewWorkflow(s),
+        [workflowPath(files.ci)]: ciWorkflow(s),
+        [workflowPath(files.cdStaging)]: cdStagingWorkflow(s),
+        [workflowPath(files.cdProduction)]: cdProductionWorkflow(s),
+        [workflowPath(files.securityScan)]: securityScanWorkflow(s),
+        [workflowPath(files.preview)]: previewWorkflow(s),
+        [workflowPath(files.metrics)]: metricsWorkflow(s),
     };
+}
+
+/** The workflows a README shows status badges of. */
+const badgeWorkflows = [files.ci, files.cdStaging, files.cdProduction];
+
+/**
+ * Markdown status badges of ci.yml and the CD workflows, each linking to the workflow's runs, to
+ * paste into the app's README (they show the default branch's latest run).
+ */
+export function statusBadges(owner: string, repository: string): string {
+    return badgeWorkflows
+        .map((file) => {
+            const runs = `https://github.com/${owner}/${repository}/actions/workflows/${file}`;
+            return `[![${file}](${runs}/badge.svg)](${runs})`;
+        })
+        .join("\n");
 }
 
 const header = [
@@ -77,6 +96,7 @@ function plainJob(job: Job): Record<string, unknown> {
 
 /** Renders one workflow; each `uses:` carries its release as a comment. */
 export function renderWorkflow(workflow: Workflow): string {
+    const { description, ...rendered } = workflow;
     const jobs: Record<string, unknown> = {};
     const versions = new Map<string, string>();
     for (const [id, job] of Object.entries(workflow.jobs)) {
@@ -85,7 +105,7 @@ export function renderWorkflow(workflow: Workflow): string {
             if (isUsesStep(step)) versions.set(`${step.uses.action}@${step.uses.sha}`, step.uses.version);
         }
     }
-    const plain = ordered({ ...workflow, jobs }, [
+    const plain = ordered({ ...rendered, jobs }, [
         "name",
         "on",
         "permissions",
@@ -94,7 +114,7 @@ export function renderWorkflow(workflow: Workflow): string {
         "jobs",
     ]);
     const doc = new YAML.Document(plain, { aliasDuplicateObjects: false });
-    doc.commentBefore = header;
+    doc.commentBefore = description ? `${header}\n\n${description}` : header;
     YAML.visit(doc, {
         Pair(_, pair) {
             if (YAML.isScalar(pair.key) && pair.key.value === "uses" && YAML.isScalar(pair.value)) {
@@ -106,7 +126,8 @@ export function renderWorkflow(workflow: Workflow): string {
                 node.type = YAML.Scalar.BLOCK_LITERAL;
         },
     });
-    return doc.toString({ lineWidth: 0, nullStr: "" });
+    // Every comment line starts with #, the empty ones between paragraphs too.
+    return doc.toString({ lineWidth: 0, nullStr: "", commentString: (c) => c.replace(/^/gm, "#") });
 }
 
 /** Renders every workflow file from settings: path in the app repository to content. */

@@ -3,9 +3,9 @@
  * repository's dependencies, with the results in code scanning (SARIF).
  */
 import { checkout, trivy, uploadSarif } from "./actions";
-import { installPulumi, pulumiEnv, registryLogin } from "./common";
+import { installPulumi, pulumiEnv, readStackOutputs, registryLogin } from "./common";
 import { bashDefaults, expr, Permissions, runner, Workflow } from "./model";
-import { WorkflowSettings } from "./settings";
+import { deployStacks, WorkflowSettings } from "./settings";
 
 /** upload-sarif needs actions: read in private repositories to read the run it belongs to. */
 const sarifPermissions: Permissions = { contents: "read", "security-events": "write", actions: "read" };
@@ -24,7 +24,10 @@ export function securityScanWorkflow(s: WorkflowSettings): Workflow {
                 "runs-on": runner,
                 "timeout-minutes": 20,
                 permissions: sarifPermissions,
-                strategy: { "fail-fast": false, matrix: { stack: [s.staging.stack, s.production.stack] } },
+                strategy: {
+                    "fail-fast": false,
+                    matrix: { stack: [deployStacks.staging, deployStacks.production] },
+                },
                 steps: [
                     checkout(),
                     installPulumi(),
@@ -34,7 +37,9 @@ export function securityScanWorkflow(s: WorkflowSettings): Workflow {
                         "working-directory": s.pulumiDir,
                         env: { ...pulumiEnv(), STACK: expr("matrix.stack"), IMAGE: s.image },
                         run: [
-                            'digest="$(pulumi stack output digest --stack "${STACK}" || true)"',
+                            // A stack that never released has no digest; an unreadable stack fails.
+                            ...readStackOutputs("STACK", "the scan cannot tell which image it runs"),
+                            'digest="$(jq -r \'.digest // ""\' <<<"${outputs}")"',
                             'if [ -z "${digest}" ]; then',
                             '  echo "::notice::stack ${STACK} reports no deployed digest; nothing to scan"',
                             'elif [[ "${digest}" =~ ^sha256:[a-f0-9]{64}$ ]]; then',

