@@ -91,7 +91,12 @@ function declareGithub(config: PipelineConfig, gh: Github, deploy: Deploy) {
     );
     const workflowFiles = new WorkflowFiles(
         "workflows",
-        { repository: gh.repository, baseBranch: gh.branches.main, files: workflowFilesForStack(config) },
+        {
+            owner: gh.owner,
+            repository: gh.repository,
+            baseBranch: gh.branches.main,
+            files: workflowFilesForStack(config),
+        },
         opts,
     );
     return {

@@ -7,7 +7,7 @@
  */
 import * as fs from "fs";
 import * as path from "path";
-import { parseConfig, readStackFile } from "../config";
+import { committedStacks as stacksIn, parseConfig, readStackFile } from "../config";
 import { statusBadges, workflowFilesForStack } from "../components/workflows/render";
 
 const root = path.resolve(__dirname, "..");
@@ -25,11 +25,7 @@ export function stackBadges(stack: string, dir = root): string | undefined {
 
 /** Stacks with a committed Pulumi.<stack>.yaml. */
 export function committedStacks(dir = root): string[] {
-    return fs
-        .readdirSync(dir)
-        .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
-        .filter((s): s is string => s !== undefined)
-        .sort();
+    return stacksIn(dir);
 }
 
 /** Name of the manifest the golden directories carry beside the files. */
