@@ -98,7 +98,10 @@ export class BlueGreenDeployment extends pulumi.ComponentResource {
         this.hosts = args.hosts.map(
             (host) =>
                 new DeployHost(
-                    `${name}-${host.name}`,
+                    // Named by where the host is, not by its label: renaming a host in config must
+                    // not read as a new host plus a removed one, whose uninstall would take the app
+                    // off the very machine just released to.
+                    `${name}-${host.address}-${host.port}`,
                     {
                         host,
                         user: args.user,

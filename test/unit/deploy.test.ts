@@ -248,16 +248,27 @@ describe("deploy: config", () => {
 });
 
 describe("deploy: BlueGreenDeployment under mocks", () => {
+    it("names each host's resources by its address, so renaming a host changes nothing on it", async () => {
+        const { mocks } = await declare(() => deployment());
+        const renamed = await declare(() =>
+            deployment({ hosts: hosts.map((h, i) => ({ ...h, name: `renamed-${i}` })) }),
+        );
+        assert.deepStrictEqual(
+            renamed.mocks.ofType(types.remote).map((r) => r.name),
+            mocks.ofType(types.remote).map((r) => r.name),
+        );
+    });
+
     it("installs the tool on each host over SSH with the host key pinned and the key secret", async () => {
         const { mocks } = await declare(() => deployment());
         assert.deepStrictEqual(
             mocks.ofType(types.host).map((r) => r.name),
-            ["production-web-1", "production-web-2"],
+            ["production-web-1.example.com-22", "production-10.0.0.2-2222"],
         );
         const installs = mocks.ofType(types.remote);
         assert.deepStrictEqual(
             installs.map((r) => r.name),
-            ["production-web-1-install", "production-web-2-install"],
+            ["production-web-1.example.com-22-install", "production-10.0.0.2-2222-install"],
         );
         const [web1, web2] = installs;
         const conn = web1.inputs.connection as Record<string, unknown>;

@@ -113,8 +113,8 @@ describe("stacks built from their own Pulumi.<stack>.yaml", () => {
 
     it("releases the configured version to every host of the stack, the SSH key kept secret", () => {
         for (const [stack, hosts] of [
-            ["staging", ["staging-1"]],
-            ["production", ["prod-1", "prod-2"]],
+            ["staging", ["staging.example.com-22"]],
+            ["production", ["prod-1.example.com-22", "prod-2.example.com-22"]],
         ] as const) {
             const { mocks, exports } = get(stack);
             const installs = mocks.ofType("command:remote:Command");
@@ -239,7 +239,7 @@ describe("stacks built from their own Pulumi.<stack>.yaml", () => {
                 .ofType("command:remote:Command")
                 .map((r) => r.name)
                 .sort(),
-            ["production-prod-1-install", "production-prod-2-install"],
+            ["production-prod-1.example.com-22-install", "production-prod-2.example.com-22-install"],
         );
         const [release] = kept.mocks.ofType("command:local:Command");
         assert.match(String(release.inputs.create), new RegExp(`--version 1\\.4\\.1 --digest ${previous} `));
