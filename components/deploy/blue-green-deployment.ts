@@ -131,11 +131,12 @@ export class BlueGreenDeployment extends pulumi.ComponentResource {
         // What the hosts reported after the release, not what config asked for: when a release fails,
         // these fail with it, and the stack keeps the outputs of the last release that succeeded.
         // The summary holds versions and digests only, so it is not secret (the command's stdout is,
-        // because its environment holds the key). No output at all only happens where nothing ran
-        // (mocks); then the requested version and digest stand in.
+        // because its environment holds the key). A command that ran always has stdout, and one
+        // without a summary fails here; only where nothing ran (mocks) is there no stdout at all,
+        // and then the requested version and digest stand in.
         const summary = pulumi
             .unsecret(release.stdout)
-            .apply((out): ReleaseSummary | undefined => (out ? parseSummary(out) : undefined));
+            .apply((out): ReleaseSummary | undefined => (out === undefined ? undefined : parseSummary(out)));
         this.version = summary.apply((s) => s?.version ?? args.version);
         this.digest = pulumi.all([summary, digest]).apply(([s, d]) => s?.digest ?? d);
         this.liveVersions = summary.apply((s) =>

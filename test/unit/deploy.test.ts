@@ -354,6 +354,19 @@ describe("deploy: BlueGreenDeployment under mocks", () => {
         assert.deepStrictEqual(await outputPromise(dep.liveVersions), {});
     });
 
+    it("fails, rather than report the requested version, when a release that ran printed no summary", async () => {
+        class SilentMocks extends RecordingMocks {
+            newResource(args: pulumi.runtime.MockResourceArgs) {
+                const result = super.newResource(args);
+                if (args.type === types.local) result.state.stdout = "";
+                return result;
+            }
+        }
+        await pulumi.runtime.setMocks(new SilentMocks(), "cicd-pipeline", "test", false);
+        const dep = deployment();
+        await assert.rejects(outputPromise(dep.version), /release-hosts printed no summary/);
+    });
+
     it("uninstalls the stack's instance (and the tool, if unused) when a host's install is deleted", async () => {
         const { mocks } = await declare(() =>
             deployment({ settings: { ...settings, instance: "web", lockTimeoutSeconds: 45 } }),
