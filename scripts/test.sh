@@ -26,4 +26,11 @@ fi
 # Exactly the locked dependencies.
 npm ci --no-audit --no-fund
 
-npm test
+# npm test, with one closing line that counts the tests mocha ran.
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+status=0
+npm test 2>&1 | tee "$log" || status=$?
+count() { grep -Eo "^ +[0-9]+ $1" "$log" | awk '{ n += $1 } END { print n + 0 }'; }
+echo "tests: $(count passing) passed, $(count failing) failed, $(count pending) skipped"
+exit "$status"
