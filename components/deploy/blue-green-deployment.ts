@@ -101,7 +101,8 @@ export class BlueGreenDeployment extends pulumi.ComponentResource {
                     // Named by where the host is, not by its label: renaming a host in config must
                     // not read as a new host plus a removed one, whose uninstall would take the app
                     // off the very machine just released to.
-                    `${name}-${host.address}-${host.port}`,
+                    // (":" of an IPv6 address is replaced: "::" separates a URN's parts.)
+                    `${name}-${host.address.replace(/:/g, "_")}-${host.port}`,
                     {
                         host,
                         user: args.user,

@@ -259,6 +259,14 @@ describe("deploy: BlueGreenDeployment under mocks", () => {
         );
     });
 
+    it("keeps an IPv6 host's resource name free of the URN separator", async () => {
+        const { mocks } = await declare(() => deployment({ hosts: [{ ...hosts[0], address: "fd00::1" }] }));
+        assert.deepStrictEqual(
+            mocks.ofType(types.remote).map((r) => r.name),
+            ["production-fd00__1-22-install"],
+        );
+    });
+
     it("installs the tool on each host over SSH with the host key pinned and the key secret", async () => {
         const { mocks } = await declare(() => deployment());
         assert.deepStrictEqual(
