@@ -72,5 +72,16 @@ elif pinned="$("${pulumi[@]}" config get --stack "$stack" digest 2>/dev/null)" &
 fi
 
 echo "rollback: releasing $version on stack $stack" >&2
-# --config saves the version in the stack's config as well (Pulumi.<stack>.yaml: commit that change).
-exec "${pulumi[@]}" up --stack "$stack" --yes --skip-preview "${config[@]}"
+if [[ "$stack" == local ]]; then
+    # The local stack's config is a per-machine copy outside the checkout; it keeps the version.
+    exec "${pulumi[@]}" up --stack "$stack" --yes --skip-preview "${config[@]}"
+fi
+# `--config` also writes version and digest into Pulumi.<stack>.yaml. Left there, they would pin
+# this version for every later `pulumi up` by hand and every preview, over newer CD releases; the
+# stack reads back what it released instead. So they go again, whatever the update's outcome.
+unpin() {
+    "${pulumi[@]}" config rm --stack "$stack" version >/dev/null 2>&1 || true
+    "${pulumi[@]}" config rm --stack "$stack" digest >/dev/null 2>&1 || true
+}
+trap unpin EXIT
+"${pulumi[@]}" up --stack "$stack" --yes --skip-preview "${config[@]}"

@@ -27,13 +27,17 @@ function rollback(args: string[], pinnedDigest = "", history: unknown[] = []) {
     return { code: r.status, stderr: r.stderr, calls: recorded };
 }
 
+/** The calls that remove the pinned version and digest again. */
+const unpin = (stack: string) => [`config rm --stack ${stack} version`, `config rm --stack ${stack} digest`];
+
 describe("deploy: scripts/rollback.sh", () => {
-    it("releases the earlier version through pulumi up, so the state stays the truth", () => {
+    it("releases the earlier version through pulumi up, then leaves no version pinned in the stack file", () => {
         const r = rollback(["production", "1.0.0"]);
         assert.strictEqual(r.code, 0, r.stderr);
         assert.deepStrictEqual(r.calls, [
             "config get --stack production digest",
             "up --stack production --yes --skip-preview --config version=1.0.0",
+            ...unpin("production"),
         ]);
     });
 
@@ -43,6 +47,7 @@ describe("deploy: scripts/rollback.sh", () => {
         assert.strictEqual(r.code, 0, r.stderr);
         assert.deepStrictEqual(r.calls, [
             `up --stack staging --yes --skip-preview --config version=1.0.0 --config digest=${digest}`,
+            ...unpin("staging"),
         ]);
     });
 
@@ -75,6 +80,7 @@ describe("deploy: scripts/rollback.sh", () => {
             "config get --stack production digest",
             "stack history --stack production --json",
             `up --stack production --yes --skip-preview --config version=1.0.0 --config digest=${latest}`,
+            ...unpin("production"),
         ]);
     });
 
