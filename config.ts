@@ -540,6 +540,11 @@ export function parseConfig(raw: RawConfig, options: ParseOptions = {}): Pipelin
             `${prefix}workflows.slack: is true but the slackWebhook secret is not set. Fix: ${setSecretCommand(raw, "slackWebhook")}, or set workflows.slack to false`,
         );
     }
+    if (parsed?.digest && !parsed.version) {
+        problems.push(
+            `${prefix}digest: is set without version; a digest pins one version's image. Set both, or remove it: pulumi config rm -s ${raw.stack} digest`,
+        );
+    }
     if (parsed?.github && !parsed.deploy) {
         problems.push(
             `${prefix}deploy: is required when github is set: DEPLOY_USER and the DEPLOY_HOST_* secret come from it`,

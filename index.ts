@@ -114,15 +114,31 @@ function declareGithub(config: PipelineConfig, gh: Github, deploy: Deploy) {
  */
 async function releaseToServe(config: PipelineConfig): Promise<{ version?: string; digest?: string }> {
     if (config.release.version) return config.release;
+    // A self-managed backend has no organization ("organization" stands in); its older layout
+    // names stacks without one, and its newer layout accepts that form too.
+    const organization = pulumi.getOrganization();
     const self = new pulumi.StackReference("deployed", {
-        name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`,
+        name:
+            organization === "organization"
+                ? pulumi.getStack()
+                : `${organization}/${pulumi.getProject()}/${pulumi.getStack()}`,
     });
-    const [version, digest] = await Promise.all([
-        self.getOutputDetails("version"),
-        self.getOutputDetails("digest"),
-    ]);
-    const asString = (v: unknown) => (typeof v === "string" && v !== "" ? v : undefined);
-    return { version: asString(version.value), digest: asString(digest.value) };
+    const [version, digest] = await Promise.all(
+        ["version", "digest"].map(async (name) => {
+            const details = await self.getOutputDetails(name);
+            return details.value ?? details.secretValue;
+        }),
+    );
+    if (version === undefined && digest === undefined) return {};
+    // Something was released: what it was must be readable, or this run would remove it.
+    if (typeof version !== "string" || version === "" || typeof digest !== "string" || digest === "") {
+        throw new Error(
+            `no version is configured and the stack's last release cannot be read back ` +
+                `(version ${JSON.stringify(version)}, digest ${JSON.stringify(digest)}); ` +
+                `name the version to serve: pulumi up -s ${pulumi.getStack()} -c version=<tag>`,
+        );
+    }
+    return { version, digest };
 }
 
 /** Blue-green releases of the version to serve on the stack's hosts, once there is one. */

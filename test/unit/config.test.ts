@@ -333,6 +333,11 @@ describe("config", () => {
             assertRejected(raw, "cicd-pipeline:workflows.sourceDir", "relative path");
         });
 
+        it("a digest without its version", () => {
+            const raw = stackWith("staging", (_o, v) => delete v["cicd-pipeline:version"]);
+            assertRejected(raw, "cicd-pipeline:digest", "without version");
+        });
+
         it("lists every problem at once", () => {
             const raw = stackWith("production", (o, v) => {
                 o.github.requiredApprovals = 0;

@@ -250,6 +250,16 @@ describe("stacks built from their own Pulumi.<stack>.yaml", () => {
         assert.strictEqual(kept.exports.version, "1.4.1");
     });
 
+    it("without a version, fails rather than remove a release it cannot read back", async () => {
+        const secrets = testSecrets("production");
+        delete secrets.version;
+        delete secrets.digest;
+        await assert.rejects(
+            buildStack("production", secrets, { version: "1.4.1" }),
+            /last release cannot be read back.*pulumi up -s production -c version=<tag>/,
+        );
+    });
+
     it("without a version and nothing released yet, declares no release", async () => {
         const secrets = testSecrets("staging");
         delete secrets.version;
