@@ -202,6 +202,20 @@ describe("the local stack through the real Pulumi engine (e2e)", function () {
         assert.strictEqual(await output("digest"), rig.appDigests["1.0.0"]);
     });
 
+    it("without a version in config, the stack reads back what it released: a preview changes nothing", async () => {
+        for (const key of ["version", "digest"]) {
+            const rm = await pulumi(`pulumi config rm ${key}`, "config", "rm", key);
+            assert.strictEqual(rm.code, 0, rm.stderr);
+        }
+        const r = await pulumi(
+            "pulumi preview --expect-no-changes (no version configured)",
+            "preview",
+            "--expect-no-changes",
+        );
+        assert.strictEqual(r.code, 0, r.stderr + r.stdout);
+        assert.strictEqual(await served(), "1.0.0");
+    });
+
     it("a preview afterwards shows no changes", async () => {
         const r = await pulumi("pulumi preview --expect-no-changes", "preview", "--expect-no-changes");
         assert.strictEqual(r.code, 0, r.stderr + r.stdout);
