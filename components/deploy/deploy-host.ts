@@ -33,7 +33,8 @@ export class DeployHost extends pulumi.ComponentResource {
         super("cicd:deploy:DeployHost", name, {}, opts);
         const { host } = args;
         const tool = fs.readFileSync(TOOL_SOURCE, "utf8");
-        const install = installCommand();
+        // The resource's name owns the instance on the host (see uninstallCommand).
+        const install = installCommand({ instance: args.instance, owner: name });
         this.install = new command.remote.Command(
             `${name}-install`,
             {
@@ -52,6 +53,7 @@ export class DeployHost extends pulumi.ComponentResource {
                 delete: uninstallCommand({
                     instance: args.instance,
                     lockTimeoutSeconds: args.lockTimeoutSeconds,
+                    owner: name,
                 }),
                 // A new tool arrives by update (stdin changes). No triggers: a replacement would run
                 // the old resource's delete, which uninstalls the app.

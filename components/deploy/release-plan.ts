@@ -201,8 +201,10 @@ export function commandLine(argv: readonly string[]): string {
  * Installs the tool from stdin at TOOL_PATH atomically (a release running meanwhile keeps the
  * old file), checks the host can run releases, and prints the installed file's digest.
  */
-export function installCommand(): string {
+export function installCommand(options: { instance?: string; owner?: string } = {}): string {
     const dir = path.posix.dirname(TOOL_PATH);
+    const claim =
+        options.owner === undefined ? [] : [`${commandLine([TOOL_PATH, ...claimArgs(options)])} > /dev/null`];
     return [
         "set -e",
         `mkdir -p ${dir}`,
@@ -210,24 +212,44 @@ export function installCommand(): string {
         `chmod 755 ${TOOL_PATH}.new`,
         `mv -f ${TOOL_PATH}.new ${TOOL_PATH}`,
         `${TOOL_PATH} help > /dev/null`,
+        ...claim,
         `sha256sum ${TOOL_PATH} | cut -d' ' -f1`,
     ].join("; ");
+}
+
+/** Names the resource that owns an instance on a host: `bluegreen claim`'s and uninstall's --owner. */
+const ownerPattern = /^[A-Za-z0-9_.-]{1,200}$/;
+
+function instanceArgs(instance: string | undefined): string[] {
+    return instance === undefined
+        ? []
+        : ["--instance", check("instance", instance, patterns.instance, "lowercase, digits, _ or -")];
+}
+
+function claimArgs(options: { instance?: string; owner?: string }): string[] {
+    return [
+        "claim",
+        ...instanceArgs(options.instance),
+        "--owner",
+        check("owner", options.owner ?? "", ownerPattern, "letters, digits, . _ - only"),
+    ];
 }
 
 /**
  * Removes one instance of the app from a host (`bluegreen uninstall`: its containers, network,
  * released images and state), and the tool itself when no other instance keeps state there.
- * Nothing to do where the tool is not installed.
+ * Nothing to do where the tool is not installed, nor where another resource has claimed the
+ * instance since (`owner`): a host renamed in config is claimed under its new name before the old
+ * name's delete runs.
  */
-export function uninstallCommand(options: { instance?: string; lockTimeoutSeconds?: number } = {}): string {
-    const args = ["uninstall"];
-    if (options.instance !== undefined) {
-        args.push(
-            "--instance",
-            check("instance", options.instance, patterns.instance, "lowercase, digits, _ or -"),
-        );
-    }
+export function uninstallCommand(
+    options: { instance?: string; lockTimeoutSeconds?: number; owner?: string } = {},
+): string {
+    const args = ["uninstall", ...instanceArgs(options.instance)];
     args.push("--lock-timeout", checkInt("lockTimeoutSeconds", options.lockTimeoutSeconds ?? 120, 0, 86400));
+    if (options.owner !== undefined) {
+        args.push("--owner", check("owner", options.owner, ownerPattern, "letters, digits, . _ - only"));
+    }
     args.push("--remove-tool");
     return (
         `if [ -x ${TOOL_PATH} ]; then ${commandLine([TOOL_PATH, ...args])}; ` +

@@ -28,7 +28,7 @@ describe("bluegreen uninstall (integration)", function () {
         this.timeout(600_000);
         rig = await requireRig(this);
         await removeInstances(PREFIX);
-        for (const i of ["a", "b"]) await resetInstance(rig, rig.hosts[0], `${PREFIX}-${i}`);
+        for (const i of ["a", "b", "d"]) await resetInstance(rig, rig.hosts[0], `${PREFIX}-${i}`);
         const installed = await installTool(rig, rig.hosts[0]);
         assert.strictEqual(installed.code, 0, installed.stderr);
     });
@@ -81,6 +81,38 @@ describe("bluegreen uninstall (integration)", function () {
         const again = await onHost(rig, rig.hosts[0], uninstallCommand({ instance: a }));
         assert.strictEqual(again.code, 0, again.stderr);
         assert.match(again.stderr, /nothing was there/);
+    });
+
+    it("leaves an instance another resource has claimed since: a host renamed in config keeps its app", async () => {
+        const d = `${PREFIX}-d`;
+        await release(d, 18580, "1.0.0");
+        const claim = (owner: string) =>
+            onHost(rig, rig.hosts[0], `.local/bin/bluegreen claim --instance ${d} --owner ${owner}`);
+        // The old resource installed it; the renamed one claims it before the old one's delete runs.
+        assert.strictEqual((await claim("production-web-1")).code, 0);
+        assert.strictEqual((await claim("production-web-1.example.com-22")).code, 0);
+        const before = await containersOf(d);
+
+        const stale = await onHost(
+            rig,
+            rig.hosts[0],
+            uninstallCommand({ instance: d, owner: "production-web-1" }),
+        );
+        assert.strictEqual(stale.code, 0, stale.stderr);
+        assert.match(
+            stale.stderr,
+            /not uninstalling instance bgun-d: it belongs to production-web-1\.example\.com-22 now/,
+        );
+        assert.strictEqual(await containersOf(d), before, "nothing was removed");
+        assert.strictEqual((await get(18580, "/version")).body, "1.0.0", "the app still serves");
+
+        const owned = await onHost(
+            rig,
+            rig.hosts[0],
+            uninstallCommand({ instance: d, owner: "production-web-1.example.com-22" }),
+        );
+        assert.strictEqual(owned.code, 0, owned.stderr);
+        assert.strictEqual(await containersOf(d), "");
     });
 
     it("removes the tool itself once no instance keeps state on the host", async () => {

@@ -185,6 +185,17 @@ describe("deploy: release commands as data", () => {
         assert.ok(!line.includes(process.cwd()));
     });
 
+    it("installs the tool, then claims the instance for the resource that installed it", () => {
+        assert.strictEqual(
+            installCommand({ instance: "web", owner: "production-web-1.example.com-22" }),
+            "set -e; mkdir -p .local/bin; cat > .local/bin/bluegreen.new; chmod 755 .local/bin/bluegreen.new; " +
+                "mv -f .local/bin/bluegreen.new .local/bin/bluegreen; .local/bin/bluegreen help > /dev/null; " +
+                ".local/bin/bluegreen claim --instance web --owner production-web-1.example.com-22 > /dev/null; " +
+                "sha256sum .local/bin/bluegreen | cut -d' ' -f1",
+        );
+        assert.throws(() => installCommand({ owner: "a b;rm" }), /invalid owner/);
+    });
+
     it("installs the tool atomically into the deploy user's home and prints its digest", () => {
         assert.strictEqual(
             installCommand(),
@@ -287,7 +298,7 @@ describe("deploy: BlueGreenDeployment under mocks", () => {
         assert.strictEqual(conn.privateKey, key);
         assert.ok(web1.secretInputs.has("connection"), "the connection (with the key) is secret");
         assert.strictEqual((web2.inputs.connection as Record<string, unknown>).port, 2222);
-        assert.strictEqual(web1.inputs.create, installCommand());
+        assert.strictEqual(web1.inputs.create, installCommand({ owner: "production-web-1.example.com-22" }));
         assert.strictEqual(web1.inputs.stdin, fs.readFileSync(TOOL_SOURCE, "utf8"));
     });
 
@@ -380,19 +391,30 @@ describe("deploy: BlueGreenDeployment under mocks", () => {
             deployment({ settings: { ...settings, instance: "web", lockTimeoutSeconds: 45 } }),
         );
         for (const install of mocks.ofType(types.remote)) {
+            const owner = install.name.replace(/-install$/, "");
             assert.strictEqual(
                 install.inputs.delete,
-                uninstallCommand({ instance: "web", lockTimeoutSeconds: 45 }),
+                uninstallCommand({ instance: "web", lockTimeoutSeconds: 45, owner }),
             );
             assert.match(
                 String(install.inputs.delete),
-                /^if \[ -x \.local\/bin\/bluegreen \]; then \.local\/bin\/bluegreen uninstall --instance web --lock-timeout 45 --remove-tool; /,
+                new RegExp(
+                    `^if \\[ -x \\.local/bin/bluegreen \\]; then \\.local/bin/bluegreen uninstall --instance web --lock-timeout 45 --owner ${owner.replace(/\./g, "\\.")} --remove-tool; `,
+                ),
+            );
+            // Only the resource that claimed the instance last may uninstall it.
+            assert.match(
+                String(install.inputs.create),
+                new RegExp(`claim --instance web --owner ${owner.replace(/\./g, "\\.")} `),
             );
             // A replacement would run the old install's delete, uninstalling the app: never replaced.
             assert.strictEqual(install.inputs.triggers, undefined);
         }
         const defaults = (await declare(() => deployment())).mocks.ofType(types.remote)[0];
-        assert.match(String(defaults.inputs.delete), /bluegreen uninstall --lock-timeout 120 --remove-tool/);
+        assert.match(
+            String(defaults.inputs.delete),
+            /bluegreen uninstall --lock-timeout 120 --owner \S+ --remove-tool/,
+        );
     });
 
     it("declares no delete on the release command, which every new version replaces", async () => {
