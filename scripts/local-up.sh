@@ -2,7 +2,7 @@
 # local-up.sh: brings up the `local` stack on this machine and releases the test app with
 # blue-green, through the real Pulumi engine:
 #
-#   scripts/local-up.sh [VERSION]        # default 1.0.0; npm run local:up
+#   scripts/local-up.sh [VERSION]        # default: what the stack serves, else 1.0.0; npm run local:up
 #
 # 1. test/integration/setup.sh: Docker Engine, the loopback registry, the test host's sshd and the
 #    test app images (1.0.0, 2.0.0, 3.0.0-unhealthy, ...). Needs root on Debian.
@@ -15,19 +15,26 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RIG_JSON="${BG_RIG_DIR:-/var/lib/bluegreen-rig}/rig.json"
-version="${1:-1.0.0}"
+version="${1:-}"
 
 die() {
     printf 'local-up: error: %s\n' "$*" >&2
     exit 1
 }
-[[ "$version" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] ||
+[[ -z "$version" || "$version" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] ||
     die "invalid version $(printf '%q' "$version"): must be an image tag such as 1.0.0"
 
 # The program's dependencies, exactly as locked, on a fresh checkout.
 [[ -d "$ROOT/node_modules/@pulumi/pulumi" ]] || (cd "$ROOT" && npm ci --no-audit --no-fund)
 
 bash "$ROOT/test/integration/setup.sh"
+
+# Without a version, keep what the stack serves (a first run releases 1.0.0).
+if [[ -z "$version" ]]; then
+    version="$("$ROOT/scripts/local-pulumi.sh" stack output version 2>/dev/null || true)"
+    version="${version:-1.0.0}"
+    [[ "$version" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] || die "the stack reports an invalid version: $version"
+fi
 
 # shellcheck disable=SC2016 # JavaScript, not shell
 digest="$(node -e '
