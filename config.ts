@@ -81,7 +81,7 @@ const githubSchema = z.strictObject({
                 .regex(branchName, { error: "must be a branch name such as develop" })
                 .default("develop"),
         })
-        .default({ main: "main", develop: "develop" }),
+        .prefault({}),
     requiredApprovals: z
         .number({ error: "must be a whole number of approving reviews, 1 or more" })
         .int({ error: "must be a whole number of approving reviews, 1 or more" })
@@ -110,7 +110,7 @@ const reviewersSchema = z
     .refine((r) => r.users.length + r.teams.length <= 6, {
         error: "lists more than 6 reviewers; GitHub allows at most 6 users and teams in total",
     })
-    .default({ users: [], teams: [] });
+    .prefault({});
 
 const tagOrBranchPattern = (what: string) =>
     z
@@ -191,7 +191,7 @@ const deploySchema = z
                 intervalMs: positive.max(60000).default(500),
                 timeoutSeconds: positive.max(3600).default(60),
             })
-            .default({ path: "/health", successes: 3, intervalMs: 500, timeoutSeconds: 60 }),
+            .prefault({}),
         smokePaths: z
             .array(z.string().regex(urlPath, { error: "must be a URL path such as /version" }))
             .default(["/health"]),
@@ -261,16 +261,8 @@ const workflowsSchema = z
             .boolean({ error: "must be true or false: whether the workflows notify Slack" })
             .default(false),
     })
-    .default({
-        pythonVersion: "3.12",
-        sourceDir: "app",
-        testDir: "tests",
-        coverageThreshold: 80,
-        pulumiDir: "infra",
-        dockerfile: "Dockerfile",
-        requirements: ["requirements.txt", "requirements-dev.txt"],
-        slack: false,
-    });
+    // Every field has its default, so an absent object takes them all.
+    .prefault({});
 
 /** Object-valued keys, parsed from the JSON Pulumi hands the program. */
 const objectKeys = {
