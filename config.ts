@@ -10,6 +10,13 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { z } from "zod";
 import { hostPatterns } from "./components/deploy/patterns";
+import {
+    githubPlans,
+    planFeatures,
+    PlanFeatures,
+    repositoryRoles,
+    repositoryVisibilities,
+} from "./components/repository/github-plan";
 
 // ---------------------------------------------------------------------------------------------------
 // Patterns. Anything that may reach a shell on a host is matched against a strict pattern here.
@@ -88,6 +95,40 @@ const githubSchema = z.strictObject({
         .min(1, { error: "must be at least 1: main requires an approving review before merging" })
         .max(6, { error: "must be at most 6 (GitHub's limit)" })
         .default(1),
+    /** What GitHub offers the repository depends on it and the plan: see github-plan.ts. */
+    visibility: z
+        .enum(repositoryVisibilities, {
+            error: "must be public, private or internal: the repository's visibility on GitHub",
+        })
+        .default("public"),
+    plan: z
+        .enum(githubPlans, {
+            error: "must be free, pro, team or enterprise: the GitHub plan of the repository's owner",
+        })
+        .default("free"),
+    /** Who may create, move or delete release tags; the release-tag ruleset lets only them. */
+    releaseManagers: z
+        .strictObject({
+            roles: z
+                .array(
+                    z.enum(Object.keys(repositoryRoles) as [keyof typeof repositoryRoles], {
+                        error: `must be a repository role: ${Object.keys(repositoryRoles).join(", ")}`,
+                    }),
+                )
+                .default([]),
+            teams: z
+                .array(
+                    z.string().regex(teamSlug, {
+                        error: "must be a team slug without the organization, such as release-managers",
+                    }),
+                )
+                .default([]),
+        })
+        .refine((r) => r.roles.length + r.teams.length > 0, {
+            error: "must name at least one repository role or team (such as roles: [admin]); otherwise nobody could create a release tag",
+        })
+        // Absent: repository administrators, as GitHub's own default bypass suggests.
+        .default({ roles: ["admin"], teams: [] }),
 });
 
 const reviewersSchema = z
@@ -120,37 +161,27 @@ const tagOrBranchPattern = (what: string) =>
         })
         .refine(refPatternBalanced, { error: `must be a ${what} pattern with balanced [ ]` });
 
-const environmentSchema = z
-    .strictObject({
-        name: z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, {
-            error: "must be a lowercase environment name such as staging or production",
+const environmentSchema = z.strictObject({
+    name: z.string().regex(/^[a-z][a-z0-9-]{0,39}$/, {
+        error: "must be a lowercase environment name such as staging or production",
+    }),
+    url: z.url({
+        protocol: /^https?$/,
+        error: "must be the environment's http(s) URL, such as https://staging.example.com",
+    }),
+    deployFrom: z
+        .strictObject({
+            branches: z.array(tagOrBranchPattern("branch")).default([]),
+            tags: z.array(tagOrBranchPattern("tag")).default([]),
+        })
+        .refine((d) => d.branches.length + d.tags.length > 0, {
+            error: "must list at least one branch or tag pattern, such as branches: [develop] or tags: [v*]",
         }),
-        url: z.url({
-            protocol: /^https?$/,
-            error: "must be the environment's http(s) URL, such as https://staging.example.com",
-        }),
-        deployFrom: z
-            .strictObject({
-                branches: z.array(tagOrBranchPattern("branch")).default([]),
-                tags: z.array(tagOrBranchPattern("tag")).default([]),
-            })
-            .refine((d) => d.branches.length + d.tags.length > 0, {
-                error: "must list at least one branch or tag pattern, such as branches: [develop] or tags: [v*]",
-            }),
-        reviewers: reviewersSchema,
-        preventSelfReview: z.boolean().default(true),
-        adminsBypass: z.boolean().default(false),
-        waitTimerMinutes: z.number().int().min(0).max(43200).default(0),
-    })
-    .refine(
-        (e) =>
-            (e.name !== "production" && e.deployFrom.tags.length === 0) ||
-            e.reviewers.users.length + e.reviewers.teams.length > 0,
-        {
-            error: "needs at least one required reviewer (production, and any environment released from tags): set reviewers.users or reviewers.teams",
-            path: ["reviewers"],
-        },
-    );
+    reviewers: reviewersSchema,
+    preventSelfReview: z.boolean().default(true),
+    adminsBypass: z.boolean().default(false),
+    waitTimerMinutes: z.number().int().min(0).max(43200).default(0),
+});
 
 const hostSchema = z.strictObject({
     name: z.string().regex(resourceName, { error: "must be a short lowercase name such as web-1" }),
@@ -314,6 +345,8 @@ type ParsedConfig = z.infer<typeof configSchema>;
 export type GithubSettings = NonNullable<ParsedConfig["github"]> & {
     /** Whether this stack declares the repository-wide objects. */
     readonly ownsRepositoryObjects: boolean;
+    /** What GitHub offers this repository on its owner's plan. */
+    readonly features: PlanFeatures;
 };
 export type EnvironmentSettings = ParsedConfig["environment"];
 export type DeploySettings = NonNullable<ParsedConfig["deploy"]>;
@@ -548,18 +581,65 @@ export function parseConfig(raw: RawConfig, options: ParseOptions = {}): Pipelin
         );
     }
 
+    if (parsed) problems.push(...planProblems(raw, parsed));
+
     if (problems.length > 0 || !parsed) throw new ConfigError(raw.stack, problems);
 
     return {
         project: raw.project,
         stack: raw.stack,
-        github: parsed.github ? { ...parsed.github, ownsRepositoryObjects: owns } : undefined,
+        github: parsed.github
+            ? {
+                  ...parsed.github,
+                  ownsRepositoryObjects: owns,
+                  features: planFeatures(parsed.github.plan, parsed.github.visibility),
+              }
+            : undefined,
         environment: parsed.environment,
         deploy: parsed.deploy,
         workflows: parsed.workflows,
         release: { version: parsed.version, digest: parsed.digest },
         secrets,
     };
+}
+
+/**
+ * What the repository's plan and visibility allow, checked against what the stack asks for: the
+ * pipeline needs environments (its deploy credentials are environment secrets) and rulesets, and
+ * GitHub refuses required reviewers and wait timers where the plan lacks them (422).
+ */
+function planProblems(raw: RawConfig, parsed: ParsedConfig): string[] {
+    const problems: string[] = [];
+    const key = (k: string) => `${raw.project}:${k}`;
+    const gh = parsed.github;
+    const env = parsed.environment;
+    const features = gh ? planFeatures(gh.plan, gh.visibility) : undefined;
+    if (gh?.visibility === "internal" && gh.plan !== "enterprise") {
+        problems.push(
+            `${key("github.visibility")}: internal repositories exist only in a GitHub Enterprise; set github.plan to enterprise, or the visibility the repository has`,
+        );
+    } else if (gh && features && (!features.environments || !features.rulesets)) {
+        problems.push(
+            `${key("github.plan")}: GitHub ${gh.plan} has no environments, environment secrets or rulesets in ${gh.visibility} repositories, ` +
+                `and the pipeline keeps its deploy credentials in environment secrets and protects main, develop and the release tags with rulesets. ` +
+                `Fix: make the repository public (then set github.visibility: public), or move the owner to GitHub Pro, Team or Enterprise and set github.plan`,
+        );
+    }
+    const reviewers = env.reviewers.users.length + env.reviewers.teams.length;
+    if (features && !features.environmentProtection) {
+        const why = `GitHub ${gh!.plan} offers no required reviewers or wait timers on environments of ${gh!.visibility} repositories (GitHub answers 422)`;
+        if (reviewers > 0)
+            problems.push(
+                `${key("environment.reviewers")}: ${why}. Fix: remove environment.reviewers, or set github.plan/github.visibility to what the repository has`,
+            );
+        if (env.waitTimerMinutes > 0)
+            problems.push(`${key("environment.waitTimerMinutes")}: ${why}. Fix: remove it, or set it to 0`);
+    } else if ((env.name === "production" || env.deployFrom.tags.length > 0) && reviewers === 0) {
+        problems.push(
+            `${key("environment.reviewers")}: needs at least one required reviewer (production, and any environment released from tags): set reviewers.users or reviewers.teams`,
+        );
+    }
+    return problems;
 }
 
 /** The Pulumi runtime's view of which config keys hold secrets (not in the SDK's public typings). */

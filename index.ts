@@ -7,8 +7,9 @@ import * as github from "@pulumi/github";
 import * as pulumi from "@pulumi/pulumi";
 import { loadConfig, PipelineConfig } from "./config";
 import { BlueGreenDeployment, hostReleaseSettings } from "./components/deploy/blue-green-deployment";
-import { BranchRules } from "./components/repository/branch-rules";
+import { BranchRules, rulesetName } from "./components/repository/branch-rules";
 import { DeploymentEnvironment } from "./components/repository/deployment-environment";
+import { ReleaseTagRules } from "./components/repository/release-tag-rules";
 import { RepositorySecrets } from "./components/repository/repository-secrets";
 import {
     deployHostSecretName,
@@ -17,6 +18,7 @@ import {
 } from "./components/secret-names";
 import { requiredStatusChecks } from "./components/workflows/ci-jobs";
 import { workflowFilesForStack } from "./components/workflows/render";
+import { releaseTagPatterns } from "./components/workflows/settings";
 import { WorkflowFiles } from "./components/workflows/workflow-files";
 
 type Github = NonNullable<PipelineConfig["github"]>;
@@ -42,6 +44,7 @@ function declareGithub(config: PipelineConfig, gh: Github, deploy: Deploy) {
             preventSelfReview: environment.preventSelfReview,
             adminsBypass: environment.adminsBypass,
             waitTimerMinutes: environment.waitTimerMinutes,
+            protectionRules: gh.features.environmentProtection,
             secrets: {
                 [environmentSecretNames.deploySshKey]: secrets.deploySshKey!,
                 [environmentSecretNames.deployUser]: pulumi.secret(deploy.user),
@@ -52,8 +55,14 @@ function declareGithub(config: PipelineConfig, gh: Github, deploy: Deploy) {
         },
         opts,
     );
+    warnUnprotectedEnvironment(config, gh);
     if (!gh.ownsRepositoryObjects) {
-        return { environmentSecrets: env.secretNames, repositorySecrets: [], protectedBranches: [] };
+        return {
+            environmentSecrets: env.secretNames,
+            repositorySecrets: [],
+            protectedBranches: [],
+            protectedTags: [],
+        };
     }
 
     const repositorySecrets: Record<string, pulumi.Output<string>> = {};
@@ -67,11 +76,13 @@ function declareGithub(config: PipelineConfig, gh: Github, deploy: Deploy) {
         opts,
     );
 
+    // Rulesets, named after the project so that they stand apart from any the repository has.
     const main = new BranchRules(
         "main",
         {
             repository: gh.repository,
             branch: gh.branches.main,
+            rulesetName: rulesetName(config.project, gh.branches.main),
             requiredChecks: requiredStatusChecks,
             requiredApprovals: gh.requiredApprovals,
             requireUpToDate: true,
@@ -84,8 +95,20 @@ function declareGithub(config: PipelineConfig, gh: Github, deploy: Deploy) {
         {
             repository: gh.repository,
             branch: gh.branches.develop,
+            rulesetName: rulesetName(config.project, gh.branches.develop),
             requiredChecks: requiredStatusChecks,
             requiredApprovals: 0,
+        },
+        opts,
+    );
+    new ReleaseTagRules(
+        "release-tags",
+        {
+            repository: gh.repository,
+            rulesetName: rulesetName(config.project, "release tags"),
+            tagPatterns: releaseTagPatterns,
+            roles: gh.releaseManagers.roles,
+            teams: gh.releaseManagers.teams,
         },
         opts,
     );
@@ -102,9 +125,38 @@ function declareGithub(config: PipelineConfig, gh: Github, deploy: Deploy) {
     return {
         environmentSecrets: env.secretNames,
         repositorySecrets: repoSecrets.names,
-        protectedBranches: pulumi.all([main.pattern, develop.pattern]),
+        protectedBranches: pulumi.all([main.branch, develop.branch]),
+        protectedTags: releaseTagPatterns,
         workflowsPullRequest: workflowFiles.pullRequestNumber,
     };
+}
+
+/**
+ * Says, in every preview and update, what is left unprotected when the repository's plan has no
+ * required reviewers for an environment that would have them, and what still protects it.
+ */
+function warnUnprotectedEnvironment(config: PipelineConfig, gh: Github): void {
+    const env = config.environment;
+    if (gh.features.environmentProtection) return;
+    if (env.name !== "production" && env.deployFrom.tags.length === 0) return;
+    const from = [
+        ...env.deployFrom.branches.map((b) => `branch ${b}`),
+        ...env.deployFrom.tags.map((t) => `tag ${t}`),
+    ].join(", ");
+    const managers = [
+        ...gh.releaseManagers.roles.map((r) => `the repository ${r} role`),
+        ...gh.releaseManagers.teams.map((t) => `team ${t}`),
+    ].join(", ");
+    pulumi.log.warn(
+        `UNPROTECTED: environment "${env.name}" has no required reviewers and no wait timer: GitHub ${gh.plan} offers neither ` +
+            `for ${gh.visibility} repositories (github.plan, github.visibility). A deploy job bound to "${env.name}" runs ` +
+            `without anyone's approval and reads the environment's secrets (${environmentSecretNames.deploySshKey} and the ` +
+            `others) at once. What still protects it: only runs from ${from} may use the environment (its deployment ` +
+            `policy), and only ${managers} may create, move or delete release tags (${releaseTagPatterns.join(", ")}) ` +
+            `(the ruleset "${rulesetName(config.project, "release tags")}", declared by stack ${gh.repositoryObjectsStack}); ` +
+            `${gh.branches.main} takes changes only by pull request with ${gh.requiredApprovals} approving review(s). ` +
+            `For approvals before each deploy: GitHub Enterprise, or a public repository.`,
+    );
 }
 
 /**
@@ -173,6 +225,8 @@ export = async () => {
         environmentUrl: config.environment.url,
         /** Branches whose protection this stack declares. */
         protectedBranches: githubSide?.protectedBranches ?? [],
+        /** Tag patterns only the release managers may create, move or delete. */
+        protectedTags: githubSide?.protectedTags ?? [],
         /** Names (never values) of the Actions secrets this stack declares. */
         secretNames: {
             repository: githubSide?.repositorySecrets ?? [],

@@ -139,10 +139,10 @@ export async function buildStack(
     stack: string,
     overrides: Record<string, { value: string; secret?: boolean }> = testSecrets(stack),
     previousOutputs: Record<string, unknown> = {},
+    mocks: RecordingMocks = new RecordingMocks(),
 ): Promise<BuiltStack> {
     const raw = readStackFile(stack, { overrides });
     pulumi.runtime.setAllConfig({ ...raw.values }, [...raw.secretKeys]);
-    const mocks = new RecordingMocks();
     mocks.previousOutputs = previousOutputs;
     await pulumi.runtime.setMocks(mocks, raw.project, stack, false, "organization");
 

@@ -22,6 +22,12 @@ export interface DeploymentEnvironmentArgs {
     readonly adminsBypass?: boolean;
     /** Minutes to wait before a deployment proceeds. Default: 0. */
     readonly waitTimerMinutes?: number;
+    /**
+     * Whether the repository's plan offers required reviewers and wait timers on environments
+     * (github-plan.ts). Without them GitHub answers 422 to an environment that sets either, so
+     * none is sent: reviewers and the wait timer must then be empty. Default: true.
+     */
+    readonly protectionRules?: boolean;
     /** Environment secrets: name to value; each value must be a secret Output. */
     readonly secrets: Readonly<Record<string, pulumi.Output<string>>>;
 }
@@ -77,18 +83,28 @@ export class DeploymentEnvironment extends pulumi.ComponentResource {
         const invokeOpts = { parent: this };
         const logins = args.reviewerLogins ?? [];
         const teams = args.reviewerTeams ?? [];
+        const hasReviewers = logins.length + teams.length > 0;
+        if (args.protectionRules === false && (hasReviewers || (args.waitTimerMinutes ?? 0) > 0)) {
+            throw new Error(
+                `environment ${args.environment}: the repository's plan has no required reviewers or wait timers; none can be set`,
+            );
+        }
 
         const environment = new github.RepositoryEnvironment(
             `${name}-environment`,
             {
                 repository: args.repository,
                 environment: args.environment,
-                reviewers:
-                    logins.length + teams.length > 0
-                        ? [{ users: userIds(logins, invokeOpts), teams: teamIds(teams, invokeOpts) }]
-                        : undefined,
-                preventSelfReview: args.preventSelfReview ?? true,
+                reviewers: hasReviewers
+                    ? [{ users: userIds(logins, invokeOpts), teams: teamIds(teams, invokeOpts) }]
+                    : undefined,
+                // Self-review prevention belongs to the required reviewers rule: GitHub refuses it
+                // without a reviewer ("Required reviewers must have at least one reviewer to set
+                // prevent_self_review", github-community-projects/safe-settings#628), and the
+                // provider always sends it (resource_github_repository_environment.go v6.13.0:367).
+                preventSelfReview: hasReviewers && (args.preventSelfReview ?? true),
                 canAdminsBypass: args.adminsBypass ?? false,
+                // The provider sends a wait timer only when it is not 0 (same file, :361).
                 waitTimer: args.waitTimerMinutes ?? 0,
                 deploymentBranchPolicy: { protectedBranches: false, customBranchPolicies: true },
             },

@@ -1,13 +1,16 @@
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import { actionsSecretOptions } from "../../components/repository/actions-secret";
-import { BranchRules } from "../../components/repository/branch-rules";
+import { BranchRules, githubActionsAppId } from "../../components/repository/branch-rules";
 import { DeploymentEnvironment } from "../../components/repository/deployment-environment";
+import { ReleaseTagRules } from "../../components/repository/release-tag-rules";
 import { RepositorySecrets } from "../../components/repository/repository-secrets";
+import { FakeGithub } from "../fake-github";
 import { declareUnderMocks, githubTeamIds, githubUserIds, outputPromise } from "../mocks";
 
 const types = {
     protection: "github:index/branchProtection:BranchProtection",
+    ruleset: "github:index/repositoryRuleset:RepositoryRuleset",
     environment: "github:index/repositoryEnvironment:RepositoryEnvironment",
     policy: "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy",
     secret: "github:index/actionsSecret:ActionsSecret",
@@ -16,47 +19,122 @@ const types = {
 
 describe("repository components", () => {
     describe("BranchRules", () => {
-        it("protects a branch with reviews, up-to-date checks, administrators included", async () => {
-            const mocks = await declareUnderMocks(
-                () =>
-                    new BranchRules("main", {
-                        repository: "web-app",
-                        branch: "main",
-                        requiredChecks: ["Lint", "Test"],
-                        requiredApprovals: 2,
-                        requireUpToDate: true,
-                        includeAdministrators: true,
-                    }),
-            );
-            const [rule] = mocks.ofType(types.protection);
-            assert.strictEqual(rule.name, "main-rule");
-            assert.deepStrictEqual(rule.inputs, {
-                repositoryId: "web-app",
-                pattern: "main",
-                enforceAdmins: true,
-                allowsForcePushes: false,
-                allowsDeletions: false,
-                requiredPullRequestReviews: [{ requiredApprovingReviewCount: 2 }],
-                requiredStatusChecks: [{ strict: true, contexts: ["Lint", "Test"] }],
+        const main = () =>
+            new BranchRules("main", {
+                repository: "web-app",
+                branch: "main",
+                rulesetName: "cicd-pipeline: main",
+                requiredChecks: ["Lint", "Test"],
+                requiredApprovals: 2,
+                requireUpToDate: true,
+                includeAdministrators: true,
             });
+
+        it("protects a branch with a ruleset: reviews, up-to-date checks, no bypass, no force push or deletion", async () => {
+            const mocks = await declareUnderMocks(main);
+            const [rule] = mocks.ofType(types.ruleset);
+            assert.strictEqual(rule.name, "main-ruleset");
+            assert.deepStrictEqual(rule.inputs, {
+                repository: "web-app",
+                name: "cicd-pipeline: main",
+                target: "branch",
+                enforcement: "active",
+                conditions: { refName: { includes: ["refs/heads/main"], excludes: [] } },
+                bypassActors: [],
+                rules: {
+                    pullRequest: { requiredApprovingReviewCount: 2 },
+                    requiredStatusChecks: {
+                        requiredChecks: [
+                            { context: "Lint", integrationId: githubActionsAppId },
+                            { context: "Test", integrationId: githubActionsAppId },
+                        ],
+                        strictRequiredStatusChecksPolicy: true,
+                    },
+                    nonFastForward: true,
+                    deletion: true,
+                },
+            });
+            assert.strictEqual(mocks.ofType(types.protection).length, 0, "no classic branch protection");
         });
 
-        it("defaults to checks that need not be up to date and rules that spare administrators", async () => {
+        it("binds every required check to the GitHub Actions app, so a posted commit status cannot satisfy it", async () => {
+            const mocks = await declareUnderMocks(main);
+            const github = new FakeGithub();
+            const stored = github.create(types.ruleset, mocks.ofType(types.ruleset)[0].inputs);
+            const ruleset = github.rulesets.find((r) => String(r.id) === stored.id)!;
+            // A status posted through the statuses API carries no app; Actions' check runs carry 15368.
+            assert.strictEqual(github.satisfiesRequiredCheck(ruleset, "Test", undefined), false);
+            assert.strictEqual(github.satisfiesRequiredCheck(ruleset, "Test", 12345), false);
+            assert.strictEqual(github.satisfiesRequiredCheck(ruleset, "Test", 15368), true);
+            assert.strictEqual(githubActionsAppId, 15368);
+        });
+
+        it("lets repository administrators bypass a branch whose rules spare them", async () => {
             const mocks = await declareUnderMocks(
                 () =>
                     new BranchRules("develop", {
                         repository: "web-app",
                         branch: "develop",
+                        rulesetName: "cicd-pipeline: develop",
                         requiredChecks: ["Lint"],
                         requiredApprovals: 0,
                     }),
             );
-            const [rule] = mocks.ofType(types.protection);
-            assert.strictEqual(rule.inputs.enforceAdmins, false);
-            assert.deepStrictEqual(rule.inputs.requiredStatusChecks, [{ strict: false, contexts: ["Lint"] }]);
-            assert.deepStrictEqual(rule.inputs.requiredPullRequestReviews, [
-                { requiredApprovingReviewCount: 0 },
+            const [rule] = mocks.ofType(types.ruleset);
+            const inputs = rule.inputs as { bypassActors: unknown; rules: Record<string, unknown> };
+            assert.deepStrictEqual(inputs.bypassActors, [
+                { actorType: "RepositoryRole", actorId: 5, bypassMode: "always" },
             ]);
+            assert.deepStrictEqual(inputs.rules.requiredStatusChecks, {
+                requiredChecks: [{ context: "Lint", integrationId: 15368 }],
+                strictRequiredStatusChecksPolicy: false,
+            });
+            assert.deepStrictEqual(inputs.rules.pullRequest, { requiredApprovingReviewCount: 0 });
+        });
+    });
+
+    describe("ReleaseTagRules", () => {
+        it("refuses creating, moving and deleting release tags to all but the release managers", async () => {
+            const mocks = await declareUnderMocks(
+                () =>
+                    new ReleaseTagRules("release-tags", {
+                        repository: "web-app",
+                        rulesetName: "cicd-pipeline: release tags",
+                        tagPatterns: ["v*"],
+                        roles: ["maintain"],
+                        teams: ["release-managers"],
+                    }),
+            );
+            const [rule] = mocks.ofType(types.ruleset);
+            assert.deepStrictEqual(rule.inputs, {
+                repository: "web-app",
+                name: "cicd-pipeline: release tags",
+                target: "tag",
+                enforcement: "active",
+                conditions: { refName: { includes: ["refs/tags/v*"], excludes: [] } },
+                bypassActors: [
+                    { actorType: "RepositoryRole", actorId: 2, bypassMode: "always" },
+                    { actorType: "Team", actorId: githubTeamIds["release-managers"], bypassMode: "always" },
+                ],
+                rules: { creation: true, update: true, deletion: true },
+            });
+        });
+
+        it("fails clearly when a release manager team does not exist", async () => {
+            let rules: ReleaseTagRules | undefined;
+            await declareUnderMocks(() => {
+                rules = new ReleaseTagRules("release-tags", {
+                    repository: "web-app",
+                    rulesetName: "x",
+                    tagPatterns: ["v*"],
+                    roles: [],
+                    teams: ["no-such-team"],
+                });
+            }).catch(() => undefined);
+            await assert.rejects(
+                outputPromise(rules!.rulesetId),
+                /release manager team "no-such-team" could not be resolved.*github.releaseManagers.teams/,
+            );
         });
     });
 
@@ -89,10 +167,11 @@ describe("repository components", () => {
             assert.ok(mocks.ofType(types.secret)[0].secretInputs.has("value"));
         });
 
-        it("replaces a secret by deleting first and ignores only GitHub's write timestamp", () => {
+        it("replaces a secret by deleting first and ignores no property", () => {
             const opts = actionsSecretOptions(undefined as unknown as pulumi.Resource);
             assert.strictEqual(opts.deleteBeforeReplace, true);
-            assert.deepStrictEqual(opts.ignoreChanges, ["updatedAt"]);
+            // ignoreChanges applies to inputs; GitHub's timestamps are outputs, so it could only mislead.
+            assert.strictEqual(opts.ignoreChanges, undefined);
         });
     });
 

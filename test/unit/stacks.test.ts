@@ -1,7 +1,7 @@
 import * as assert from "assert";
 import { readStackFile } from "../../config";
 import { requiredStatusChecks } from "../../components/workflows/ci-jobs";
-import { BuiltStack, buildStack, DeclaredResource, testDigest, testSecrets } from "../mocks";
+import { BuiltStack, buildStack, DeclaredResource, githubTeamIds, testDigest, testSecrets } from "../mocks";
 
 const stacks = ["staging", "production"] as const;
 
@@ -12,8 +12,8 @@ const stacks = ["staging", "production"] as const;
 function githubIdentity(r: DeclaredResource): string {
     const i = r.inputs as Record<string, string>;
     switch (r.type) {
-        case "github:index/branchProtection:BranchProtection":
-            return `branch-protection ${i.repositoryId} ${i.pattern}`;
+        case "github:index/repositoryRuleset:RepositoryRuleset":
+            return `ruleset ${i.repository} ${i.name}`;
         case "github:index/actionsSecret:ActionsSecret":
             return `repository-secret ${i.repository} ${i.secretName}`;
         case "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret":
@@ -62,41 +62,76 @@ describe("stacks built from their own Pulumi.<stack>.yaml", () => {
         assert.ok(a.size > 0 && b.size > 0);
     });
 
-    it("declares branch protection, repository secrets only in the owning stack", () => {
+    it("declares rulesets, repository secrets only in the owning stack", () => {
         const objects = githubObjects(get("staging"));
         assert.deepStrictEqual(
-            objects.filter((o) => o.startsWith("branch-protection") || o.startsWith("repository-secret")),
+            objects.filter((o) => o.startsWith("ruleset") || o.startsWith("repository-secret")),
             [],
         );
-        assert.ok(githubObjects(get("production")).includes("branch-protection web-app main"));
+        assert.deepStrictEqual(
+            githubObjects(get("production")).filter((o) => o.startsWith("ruleset")),
+            [
+                "ruleset web-app cicd-pipeline: develop",
+                "ruleset web-app cicd-pipeline: main",
+                "ruleset web-app cicd-pipeline: release tags",
+            ],
+        );
     });
 
-    it("protects main exactly as the pipeline document says", () => {
-        const main = get("production").mocks.resources.find(
-            (r) => r.type === "github:index/branchProtection:BranchProtection" && r.inputs.pattern === "main",
+    const ruleset = (name: string) =>
+        get("production").mocks.resources.find(
+            (r) => r.type === "github:index/repositoryRuleset:RepositoryRuleset" && r.inputs.name === name,
         );
-        assert.deepStrictEqual(main?.inputs, {
-            repositoryId: "web-app",
-            pattern: "main",
-            enforceAdmins: true,
-            allowsForcePushes: false,
-            allowsDeletions: false,
-            requiredPullRequestReviews: [{ requiredApprovingReviewCount: 2 }],
-            requiredStatusChecks: [{ strict: true, contexts: requiredStatusChecks }],
+    const actionsChecks = requiredStatusChecks.map((context) => ({ context, integrationId: 15368 }));
+
+    it("protects main exactly as the pipeline document says", () => {
+        assert.deepStrictEqual(ruleset("cicd-pipeline: main")?.inputs, {
+            repository: "web-app",
+            name: "cicd-pipeline: main",
+            target: "branch",
+            enforcement: "active",
+            conditions: { refName: { includes: ["refs/heads/main"], excludes: [] } },
+            bypassActors: [],
+            rules: {
+                pullRequest: { requiredApprovingReviewCount: 2 },
+                requiredStatusChecks: {
+                    requiredChecks: actionsChecks,
+                    strictRequiredStatusChecksPolicy: true,
+                },
+                nonFastForward: true,
+                deletion: true,
+            },
         });
     });
 
     it("protects develop with pull requests and the CI checks", () => {
-        const develop = get("production").mocks.resources.find(
-            (r) =>
-                r.type === "github:index/branchProtection:BranchProtection" && r.inputs.pattern === "develop",
-        );
-        assert.deepStrictEqual(develop?.inputs.requiredPullRequestReviews, [
-            { requiredApprovingReviewCount: 0 },
-        ]);
-        assert.deepStrictEqual(develop?.inputs.requiredStatusChecks, [
-            { strict: false, contexts: requiredStatusChecks },
-        ]);
+        const develop = ruleset("cicd-pipeline: develop")?.inputs as {
+            conditions: unknown;
+            rules: Record<string, unknown>;
+        };
+        assert.deepStrictEqual(develop.conditions, {
+            refName: { includes: ["refs/heads/develop"], excludes: [] },
+        });
+        assert.deepStrictEqual(develop.rules.pullRequest, { requiredApprovingReviewCount: 0 });
+        assert.deepStrictEqual(develop.rules.requiredStatusChecks, {
+            requiredChecks: actionsChecks,
+            strictRequiredStatusChecksPolicy: false,
+        });
+    });
+
+    it("lets only the release managers create, move or delete release tags", () => {
+        assert.deepStrictEqual(ruleset("cicd-pipeline: release tags")?.inputs, {
+            repository: "web-app",
+            name: "cicd-pipeline: release tags",
+            target: "tag",
+            enforcement: "active",
+            conditions: { refName: { includes: ["refs/tags/v*"], excludes: [] } },
+            bypassActors: [
+                { actorType: "RepositoryRole", actorId: 5, bypassMode: "always" },
+                { actorType: "Team", actorId: githubTeamIds["release-managers"], bypassMode: "always" },
+            ],
+            rules: { creation: true, update: true, deletion: true },
+        });
     });
 
     it("delivers the workflow files from the owning stack only, by pull request into main", () => {
@@ -176,6 +211,8 @@ describe("stacks built from their own Pulumi.<stack>.yaml", () => {
         assert.strictEqual(get("staging").exports.environmentUrl, "https://staging.example.com");
         assert.deepStrictEqual(get("staging").exports.protectedBranches, []);
         assert.deepStrictEqual(get("production").exports.protectedBranches, ["main", "develop"]);
+        assert.deepStrictEqual(get("production").exports.protectedTags, ["v*"]);
+        assert.deepStrictEqual(get("staging").exports.protectedTags, []);
         assert.deepStrictEqual(get("production").exports.secretNames, {
             repository: [
                 "DOCKER_PASSWORD",
