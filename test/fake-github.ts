@@ -245,6 +245,11 @@ export class FakeGithub {
                     id: `${this.repository}:${String(inputs.environment)}:${String(inputs.branchPattern ?? inputs.tagPattern)}`,
                     state: { ...inputs },
                 };
+            case "github:index/branch:Branch":
+            case "github:index/repositoryFile:RepositoryFile":
+            case "github:index/repositoryPullRequest:RepositoryPullRequest":
+                // The workflow files' delivery: not what these tests are about; kept as declared.
+                return { type, id: `${type}:${JSON.stringify(inputs).length}`, state: { ...inputs } };
             default:
                 if (type.startsWith("github:"))
                     throw new Error(`the fake does not model ${type}: model it before a test relies on it`);

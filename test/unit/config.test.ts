@@ -51,6 +51,25 @@ function assertRejected(raw: RawConfig, key: string, ...fragments: string[]): vo
 
 describe("config", () => {
     describe("valid stack files", () => {
+        it("accepts production without reviewers where the plan has no environment protection", () => {
+            const raw = stackWith("production", (o) => {
+                o.github.plan = "team";
+                o.github.visibility = "private";
+                delete o.environment.reviewers;
+            });
+            const config = parseConfig(raw);
+            assert.deepStrictEqual(config.github?.features, {
+                rulesets: true,
+                environments: true,
+                environmentProtection: false,
+            });
+        });
+
+        it("lets repository administrators manage release tags when releaseManagers is absent", () => {
+            const raw = stackWith("staging", (o) => delete o.github.releaseManagers);
+            assert.deepStrictEqual(parseConfig(raw).github?.releaseManagers, { roles: ["admin"], teams: [] });
+        });
+
         it("parses the production stack into one typed object", () => {
             const config = parseConfig(readStackFile("production", { overrides: testSecrets("production") }));
             assert.strictEqual(config.github?.owner, "acme");
@@ -288,6 +307,58 @@ describe("config", () => {
         it("an environment released from tags without a reviewer", () => {
             const raw = stackWith("staging", (o) => (o.environment.deployFrom = { tags: ["v*"] }));
             assertRejected(raw, "cicd-pipeline:environment.reviewers", "at least one required reviewer");
+        });
+
+        it("a private repository on GitHub Free, which has no environments or rulesets", () => {
+            const raw = stackWith("production", (o) => {
+                o.github.plan = "free";
+                o.github.visibility = "private";
+            });
+            assertRejected(raw, "cicd-pipeline:github.plan", "no environments", "make the repository public");
+        });
+
+        it("an internal repository outside an enterprise", () => {
+            const raw = stackWith("production", (o) => {
+                o.github.plan = "team";
+                o.github.visibility = "internal";
+            });
+            assertRejected(raw, "cicd-pipeline:github.visibility", "GitHub Enterprise");
+        });
+
+        it("reviewers or a wait timer where the plan has no environment protection", () => {
+            const raw = stackWith("production", (o) => {
+                o.github.plan = "team";
+                o.github.visibility = "private";
+                o.environment.waitTimerMinutes = 5;
+            });
+            assertRejected(raw, "cicd-pipeline:environment.reviewers", "422", "remove environment.reviewers");
+            assertRejected(raw, "cicd-pipeline:environment.waitTimerMinutes", "422");
+        });
+
+        it("a plan or visibility GitHub does not have", () => {
+            assertRejected(
+                stackWith("staging", (o) => (o.github.plan = "business")),
+                "cicd-pipeline:github.plan",
+                "free, pro, team or enterprise",
+            );
+            assertRejected(
+                stackWith("staging", (o) => (o.github.visibility = "secret")),
+                "cicd-pipeline:github.visibility",
+                "public, private or internal",
+            );
+        });
+
+        it("release managers that nobody is", () => {
+            assertRejected(
+                stackWith("production", (o) => (o.github.releaseManagers = { roles: [], teams: [] })),
+                "cicd-pipeline:github.releaseManagers",
+                "at least one repository role or team",
+            );
+            assertRejected(
+                stackWith("production", (o) => (o.github.releaseManagers = { roles: ["owner"] })),
+                "cicd-pipeline:github.releaseManagers.roles[0]",
+                "admin, maintain, write",
+            );
         });
 
         it("a GitHub token stored in plaintext", () => {

@@ -235,6 +235,61 @@ describe("repository components", () => {
             assert.strictEqual(mocks.ofType(types.environment)[0].inputs.reviewers, undefined);
         });
 
+        it("sends self-review prevention only with reviewers, which GitHub requires for it", async () => {
+            const mocks = await declareUnderMocks(
+                () =>
+                    new DeploymentEnvironment("staging", {
+                        repository: "web-app",
+                        environment: "staging",
+                        branchPatterns: ["develop"],
+                        preventSelfReview: true,
+                        secrets: {},
+                    }),
+            );
+            const [env] = mocks.ofType(types.environment);
+            assert.strictEqual(env.inputs.preventSelfReview, false);
+            // GitHub refuses prevent_self_review without a reviewer (safe-settings#628, in the model).
+            assert.throws(
+                () => new FakeGithub().create(types.environment, { ...env.inputs, preventSelfReview: true }),
+                /at least one reviewer to set prevent_self_review/,
+            );
+            assert.doesNotThrow(() => new FakeGithub().create(types.environment, env.inputs));
+        });
+
+        it("without protection rules on the plan, sends no reviewers, wait timer or self-review prevention", async () => {
+            const mocks = await declareUnderMocks(
+                () =>
+                    new DeploymentEnvironment("production", {
+                        repository: "web-app",
+                        environment: "production",
+                        tagPatterns: ["v*"],
+                        protectionRules: false,
+                        secrets: {},
+                    }),
+            );
+            const [env] = mocks.ofType(types.environment);
+            assert.strictEqual(env.inputs.reviewers, undefined);
+            assert.strictEqual(env.inputs.preventSelfReview, false);
+            assert.strictEqual(env.inputs.waitTimer, 0);
+            assert.doesNotThrow(() =>
+                new FakeGithub("team", "private").create(types.environment, env.inputs),
+            );
+        });
+
+        it("refuses reviewers where the plan has no protection rules", () => {
+            assert.throws(
+                () =>
+                    new DeploymentEnvironment("production", {
+                        repository: "web-app",
+                        environment: "production",
+                        reviewerLogins: ["alice"],
+                        protectionRules: false,
+                        secrets: {},
+                    }),
+                /plan has no required reviewers or wait timers/,
+            );
+        });
+
         it("declares its secrets in the environment, values secret", async () => {
             const mocks = await declareUnderMocks(production);
             const secrets = mocks.ofType(types.environmentSecret);
