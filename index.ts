@@ -12,6 +12,10 @@ import { DeploymentEnvironment } from "./components/repository/deployment-enviro
 import { ReleaseTagRules } from "./components/repository/release-tag-rules";
 import { RepositorySecrets } from "./components/repository/repository-secrets";
 import {
+    warnAboutClassicProtection,
+    warnAboutUnmanagedDeploymentPolicies,
+} from "./components/repository/unmanaged-protection";
+import {
     deployHostSecretName,
     environmentSecretNames,
     repositorySecretNames,
@@ -25,7 +29,7 @@ type Github = NonNullable<PipelineConfig["github"]>;
 type Deploy = NonNullable<PipelineConfig["deploy"]>;
 
 /** Declares the GitHub side: this stack's environment, and the repository-wide objects if it owns them. */
-function declareGithub(config: PipelineConfig, gh: Github, deploy: Deploy) {
+async function declareGithub(config: PipelineConfig, gh: Github, deploy: Deploy) {
     const { environment, secrets } = config;
     // An explicit provider reads no `github:` config of its own: the token is passed on, and
     // without one the provider falls back to GITHUB_TOKEN.
@@ -56,6 +60,18 @@ function declareGithub(config: PipelineConfig, gh: Github, deploy: Deploy) {
         opts,
     );
     warnUnprotectedEnvironment(config, gh);
+    await warnAboutUnmanagedDeploymentPolicies(
+        {
+            owner: gh.owner,
+            repository: gh.repository,
+            environment: environment.name,
+            declared: [
+                ...environment.deployFrom.branches.map((b) => `branch ${b}`),
+                ...environment.deployFrom.tags.map((t) => `tag ${t}`),
+            ],
+        },
+        opts,
+    );
     if (!gh.ownsRepositoryObjects) {
         return {
             environmentSecrets: env.secretNames,
@@ -76,6 +92,17 @@ function declareGithub(config: PipelineConfig, gh: Github, deploy: Deploy) {
         opts,
     );
 
+    await warnAboutClassicProtection(
+        {
+            owner: gh.owner,
+            repository: gh.repository,
+            rulesets: {
+                [gh.branches.main]: rulesetName(config.project, gh.branches.main),
+                [gh.branches.develop]: rulesetName(config.project, gh.branches.develop),
+            },
+        },
+        opts,
+    );
     // Rulesets, named after the project so that they stand apart from any the repository has.
     const main = new BranchRules(
         "main",
@@ -217,7 +244,9 @@ async function declareDeployment(config: PipelineConfig, deploy: Deploy) {
 export = async () => {
     const config = loadConfig();
     const githubSide =
-        config.github && config.deploy ? declareGithub(config, config.github, config.deploy) : undefined;
+        config.github && config.deploy
+            ? await declareGithub(config, config.github, config.deploy)
+            : undefined;
     const deployment = config.deploy ? await declareDeployment(config, config.deploy) : undefined;
     const outputs = {
         /** The stack's environment, as the workflows and people see it. */

@@ -96,6 +96,8 @@ export class FakeGithub {
     readonly rulesets: GithubRuleset[] = [];
     readonly environments = new Map<string, GithubEnvironment>();
     readonly secrets = new Map<string, GithubSecret>();
+    /** Deployment branch and tag policies by environment, as "branch <pattern>" or "tag <pattern>". */
+    readonly deploymentPolicies = new Map<string, string[]>();
     /** The stack's state, by resource name (names are unique in the programs tested). */
     readonly stack = new Map<string, StoredResource>();
     private nextRulesetId = 4_200_001;
@@ -117,6 +119,17 @@ export class FakeGithub {
     /** A classic branch protection rule made by hand in the repository's settings. */
     protectByHand(pattern: string): void {
         this.classicRules.push({ nodeId: `BPR_${pattern}`, pattern });
+    }
+
+    /** An environment made by hand, with deployment policies ("branch main", "tag v*"). */
+    environmentByHand(name: string, policies: string[]): void {
+        this.environments.set(name, {
+            reviewers: undefined,
+            waitTimer: 0,
+            preventSelfReview: false,
+            canAdminsBypass: true,
+        });
+        this.deploymentPolicies.set(name, [...policies]);
     }
 
     /** A secret changed outside Pulumi (in GitHub's settings page): GitHub bumps its updated_at. */
@@ -239,12 +252,20 @@ export class FakeGithub {
                     state: { ...inputs, updatedAt, remoteUpdatedAt: updatedAt },
                 };
             }
-            case types.policy:
+            case types.policy: {
+                const env = String(inputs.environment);
+                const policy = inputs.branchPattern
+                    ? `branch ${inputs.branchPattern}`
+                    : `tag ${inputs.tagPattern}`;
+                const list = this.deploymentPolicies.get(env) ?? [];
+                if (!list.includes(policy)) list.push(policy);
+                this.deploymentPolicies.set(env, list);
                 return {
                     type,
                     id: `${this.repository}:${String(inputs.environment)}:${String(inputs.branchPattern ?? inputs.tagPattern)}`,
                     state: { ...inputs },
                 };
+            }
             case "github:index/branch:Branch":
             case "github:index/repositoryFile:RepositoryFile":
             case "github:index/repositoryPullRequest:RepositoryPullRequest":
@@ -498,6 +519,31 @@ export class EngineMocks extends RecordingMocks {
             const message = e instanceof Error ? e.message : String(e);
             this.failures.push({ name: args.name, message });
             throw e;
+        }
+    }
+
+    call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
+        switch (args.token) {
+            case "github:index/getBranchProtectionRules:getBranchProtectionRules":
+                this.invokes.push({ token: args.token, args: args.inputs });
+                // data_source_github_branch_protection_rules.go:36-85: every rule's pattern.
+                return { rules: this.github.classicRules.map((r) => ({ pattern: r.pattern })) };
+            case "github:index/getRepositoryEnvironmentDeploymentPolicies:getRepositoryEnvironmentDeploymentPolicies": {
+                this.invokes.push({ token: args.token, args: args.inputs });
+                // data_source_github_repository_environment_deployment_policies.go:58-66; an
+                // environment that does not exist is GitHub's 404.
+                const env = String(args.inputs.environment);
+                if (!this.github.environments.has(env))
+                    throw new GithubApiError(`404 environment ${env} not found`);
+                return {
+                    policies: (this.github.deploymentPolicies.get(env) ?? []).map((p) => {
+                        const [type, pattern] = p.split(" ", 2);
+                        return { type, pattern };
+                    }),
+                };
+            }
+            default:
+                return super.call(args);
         }
     }
 

@@ -63,6 +63,22 @@ async function runWith(mocks: EngineMocks, declare: () => unknown): Promise<Engi
     return mocks;
 }
 
+/** The warnings `run` logs. */
+async function capturingWarnings(run: () => Promise<unknown>): Promise<string[]> {
+    const warnings: string[] = [];
+    const warn = pulumi.log.warn;
+    pulumi.log.warn = (message: string) => {
+        warnings.push(message);
+        return Promise.resolve();
+    };
+    try {
+        await run();
+    } finally {
+        pulumi.log.warn = warn;
+    }
+    return warnings;
+}
+
 const changes = (mocks: EngineMocks) => mocks.steps.filter((s) => s.op !== "same");
 
 describe("adopting an existing repository", () => {
@@ -85,6 +101,41 @@ describe("adopting an existing repository", () => {
             github.classicRules.map((r) => r.pattern),
             ["main", "develop"],
         );
+    });
+
+    it("names each classic rule left beside a ruleset, with the command that deletes it", async () => {
+        const github = new FakeGithub();
+        github.protectByHand("main");
+        github.protectByHand("develop");
+        github.protectByHand("release/*");
+        const warnings = await capturingWarnings(() => up(github));
+        const classic = warnings.filter((w) => w.includes("classic branch protection rule"));
+        assert.deepStrictEqual(
+            classic.map((w) => /gh api -X DELETE (\S+)/.exec(w)?.[1]),
+            ["repos/acme/web-app/branches/main/protection", "repos/acme/web-app/branches/develop/protection"],
+        );
+        assert.match(classic[0], /ruleset "cicd-pipeline: main"/);
+        // Once they are deleted, the next run says nothing about them.
+        github.classicRules.splice(0, 2);
+        const after = await capturingWarnings(() => up(github));
+        assert.deepStrictEqual(
+            after.filter((w) => w.includes("classic branch protection rule")),
+            [],
+        );
+    });
+
+    it("names deployment policies of an adopted environment that the stack does not declare", async () => {
+        const github = new FakeGithub();
+        github.environmentByHand("production", ["branch main", "tag v*"]);
+        const warnings = await capturingWarnings(() => up(github));
+        const policies = warnings.filter((w) => w.startsWith("environment production also lets"));
+        assert.strictEqual(policies.length, 1, warnings.join("\n"));
+        assert.match(policies[0], /also lets branch main deploy/);
+        // The adopted environment now has the stack's protection (CreateUpdateEnvironment is a PUT).
+        assert.deepStrictEqual(github.environments.get("production")?.reviewers, {
+            users: [1001],
+            teams: [githubTeamIds["release-managers"]],
+        });
     });
 
     it("a second pulumi up changes nothing and replaces nothing", async () => {
@@ -223,17 +274,9 @@ describe("plans without environment protection", () => {
     }
 
     it("warns in the preview what is unprotected and what still protects production", async () => {
-        const warnings: string[] = [];
-        const warn = pulumi.log.warn;
-        pulumi.log.warn = (message: string) => {
-            warnings.push(message);
-            return Promise.resolve();
-        };
-        try {
-            await up(new FakeGithub("team", "private"), onPlan("team", "private"));
-        } finally {
-            pulumi.log.warn = warn;
-        }
+        const warnings = await capturingWarnings(() =>
+            up(new FakeGithub("team", "private"), onPlan("team", "private")),
+        );
         const warning = warnings.find((w) => w.startsWith("UNPROTECTED"));
         assert.ok(warning, warnings.join("\n"));
         for (const fragment of [
@@ -250,14 +293,8 @@ describe("plans without environment protection", () => {
 
     it("a public repository keeps its reviewers and warns nothing", async () => {
         const github = new FakeGithub("free", "public");
-        const warnings: string[] = [];
-        const warn = pulumi.log.warn;
-        pulumi.log.warn = (message: string) => {
-            warnings.push(message);
-            return Promise.resolve();
-        };
-        let run: EngineMocks;
-        try {
+        let run: EngineMocks | undefined;
+        const warnings = await capturingWarnings(async () => {
             run = await up(
                 github,
                 production((gh) => {
@@ -265,11 +302,9 @@ describe("plans without environment protection", () => {
                     gh.visibility = "public";
                 }),
             );
-        } finally {
-            pulumi.log.warn = warn;
-        }
+        });
         assert.deepStrictEqual(warnings, []);
-        assert.deepStrictEqual(run.failures, []);
+        assert.deepStrictEqual(run?.failures, []);
         assert.deepStrictEqual(github.environments.get("production")?.reviewers, {
             users: [1001],
             teams: [githubTeamIds["release-managers"]],
