@@ -55,6 +55,14 @@ describe("stacks built from their own Pulumi.<stack>.yaml", () => {
         assert.ok((stacks as readonly string[]).includes(owners[0]));
     });
 
+    it("both stack files describe the repository alike: owner, name, visibility and plan", () => {
+        const described = stacks.map((s) => {
+            const gh = JSON.parse(readStackFile(s).values["cicd-pipeline:github"]);
+            return [gh.owner, gh.repository, gh.visibility, gh.plan];
+        });
+        assert.deepStrictEqual(described[0], described[1]);
+    });
+
     it("declares no GitHub object in both stacks", () => {
         const [a, b] = stacks.map((s) => new Set(githubObjects(get(s))));
         const both = [...a].filter((o) => b.has(o));
