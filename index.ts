@@ -65,10 +65,7 @@ async function declareGithub(config: PipelineConfig, gh: Github, deploy: Deploy)
             owner: gh.owner,
             repository: gh.repository,
             environment: environment.name,
-            declared: [
-                ...environment.deployFrom.branches.map((b) => `branch ${b}`),
-                ...environment.deployFrom.tags.map((t) => `tag ${t}`),
-            ],
+            declared: deploymentRefs(environment),
         },
         opts,
     );
@@ -158,6 +155,14 @@ async function declareGithub(config: PipelineConfig, gh: Github, deploy: Deploy)
     };
 }
 
+/** The refs an environment deploys from, as "branch develop" and "tag v*". */
+function deploymentRefs(env: PipelineConfig["environment"]): string[] {
+    return [
+        ...env.deployFrom.branches.map((b) => `branch ${b}`),
+        ...env.deployFrom.tags.map((t) => `tag ${t}`),
+    ];
+}
+
 /**
  * Says, in every preview and update, what is left unprotected when the repository's plan has no
  * required reviewers for an environment that would have them, and what still protects it.
@@ -166,10 +171,7 @@ function warnUnprotectedEnvironment(config: PipelineConfig, gh: Github): void {
     const env = config.environment;
     if (gh.features.environmentProtection) return;
     if (env.name !== "production" && env.deployFrom.tags.length === 0) return;
-    const from = [
-        ...env.deployFrom.branches.map((b) => `branch ${b}`),
-        ...env.deployFrom.tags.map((t) => `tag ${t}`),
-    ].join(", ");
+    const from = deploymentRefs(env).join(", ");
     const managers = [
         ...gh.releaseManagers.roles.map((r) => `the repository ${r} role`),
         ...gh.releaseManagers.teams.map((t) => `team ${t}`),

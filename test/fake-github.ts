@@ -27,7 +27,9 @@ const types = {
  * - BranchProtection: repository_id (resource_github_branch_protection.go:20-24).
  * - RepositoryRuleset: none (resource_github_repository_ruleset.go:35-683 has no ForceNew).
  * - RepositoryEnvironment: environment (resource_github_repository_environment.go:40-44).
+ * - RepositoryEnvironmentDeploymentPolicy: environment (resource_github_repository_environment_deployment_policy.go:41-46).
  * - ActionsSecret: secret_name (resource_github_actions_secret.go:47-53); value is updated in place.
+ * - ActionsEnvironmentSecret: environment, secret_name (resource_github_actions_environment_secret.go:41-53).
  */
 const forceNew: Record<string, readonly string[]> = {
     [types.branchProtection]: ["repositoryId"],
