@@ -186,6 +186,30 @@ describe("adopting an existing repository", () => {
         assert.strictEqual(github.rulesets.length, 3);
     });
 
+    it("README's import command names the resource, parent and provider the program declares", async () => {
+        const readme = fs.readFileSync(`${__dirname}/../../README.md`, "utf8");
+        const command =
+            /pulumi import -s production '([^']+)' (\S+) "([^"]+)" \\\n\s+--parent '(\w[\w-]*)=urn:pulumi:production::cicd-pipeline::([^:]+:[^:]+:[^:]+)::([\w-]+)' \\\n\s+--provider '(\w+)=urn:pulumi:production::cicd-pipeline::pulumi:providers:github::(\w+)'/.exec(
+                readme,
+            );
+        assert.ok(command, "README has no import command of the expected shape");
+        const [, type, name, id, , parentType, parentName, , providerName] = command;
+        const built = await buildStack("production");
+        const declared = (t: string, n: string) =>
+            built.mocks.resources.some((r) => r.type === t && r.name === n);
+        assert.ok(declared(type, name), `the program declares no ${type} named ${name}`);
+        assert.ok(
+            declared(parentType, parentName),
+            `the program declares no ${parentType} named ${parentName}`,
+        );
+        assert.ok(
+            declared("pulumi:providers:github", providerName),
+            `no github provider named ${providerName}`,
+        );
+        // The importer's ID: "<repository>:<ruleset id>" (resource_github_repository_ruleset.go:851-862).
+        assert.strictEqual(id, "web-app:$id");
+    });
+
     it("moves a stack that declared classic protection to rulesets: rulesets first, classic rules deleted last", async () => {
         const github = new FakeGithub();
         // What an earlier version of this program left in the state: classic rules it created.
