@@ -159,7 +159,8 @@ export class FakeGithub {
         return !check.integrationId || check.integrationId === appId;
     }
 
-    private features() {
+    /** What GitHub offers this repository, as its documentation says (independently of github-plan.ts). */
+    features() {
         const isPublic = this.visibility === "public";
         return {
             // docs.github.com: rulesets in private repositories need Pro, Team or Enterprise.
@@ -189,6 +190,7 @@ export class FakeGithub {
                 return { type, id: rule.nodeId, state: { ...inputs } };
             }
             case types.ruleset: {
+                // Availability as documented (github-plan.ts); the wording of the refusal is not.
                 if (!this.features().rulesets)
                     throw new GithubApiError(
                         "403 Upgrade to GitHub Pro or make this repository public to enable this feature.",
@@ -218,6 +220,7 @@ export class FakeGithub {
                 const waitTimer = Number(inputs.waitTimer ?? 0);
                 // The provider always sends prevent_self_review and can_admins_bypass, and
                 // wait_timer only when not 0 (resource_github_repository_environment.go:358-398).
+                // Availability as documented; the wording of the refusal is not.
                 if (!this.features().environments)
                     throw new GithubApiError(
                         `404 Not Found: environments are not available for ${this.visibility} repositories on GitHub ${this.plan}`,

@@ -9,10 +9,9 @@ import * as fs from "fs";
 import * as YAML from "yaml";
 import { BranchProtection } from "@pulumi/github";
 import * as pulumi from "@pulumi/pulumi";
-import { buildStack, testSecrets } from "../mocks";
+import { buildStack, githubTeamIds, testSecrets } from "../mocks";
 import { EngineMocks, FakeGithub } from "../fake-github";
 import { GithubPlan, RepositoryVisibility } from "../../components/repository/github-plan";
-import { githubTeamIds } from "../mocks";
 
 const types = {
     protection: "github:index/branchProtection:BranchProtection",
@@ -335,6 +334,24 @@ describe("plans without environment protection", () => {
         });
         assert.strictEqual(github.environments.get("production")?.preventSelfReview, true);
     });
+
+    for (const plan of ["free", "pro", "team", "enterprise"] as const) {
+        for (const visibility of ["public", "private"] as const) {
+            it(`GitHub ${plan}, ${visibility}: config accepts exactly what GitHub does, and the up then succeeds`, async () => {
+                const github = new FakeGithub(plan, visibility);
+                const offers = github.features();
+                const overrides = production((gh, env) => {
+                    gh.plan = plan;
+                    gh.visibility = visibility;
+                    if (!offers.environmentProtection) delete env.reviewers;
+                });
+                const run = await up(github, overrides);
+                const refused = run.resources.length === 0;
+                assert.strictEqual(refused, !(offers.environments && offers.rulesets));
+                if (!refused) assert.deepStrictEqual(run.failures, []);
+            });
+        }
+    }
 
     it("refuses a private repository on GitHub Free, which has no environments for its secrets", async () => {
         await assert.rejects(buildStack("production", onPlan("free", "private")), (e: unknown) => {
