@@ -35,16 +35,52 @@ export async function warnAboutClassicProtection(
         );
         return [];
     }
-    const found = patterns.filter((p) => p in check.rulesets);
-    for (const pattern of found) {
-        pulumi.log.warn(
-            `branch ${pattern} is also protected by a classic branch protection rule, which GitHub keeps enforcing beside the ` +
-                `ruleset "${check.rulesets[pattern]}". Once this update has created the ruleset, delete the classic rule: ` +
-                `gh api -X DELETE repos/${check.owner}/${check.repository}/branches/${pattern}/protection ` +
-                `(or Settings > Branches > Delete)`,
-        );
+    const found: string[] = [];
+    for (const pattern of patterns) {
+        for (const branch of Object.keys(check.rulesets).filter((b) => classicPatternMatches(pattern, b))) {
+            found.push(pattern);
+            // The REST endpoint addresses a rule by branch name, so only a rule named exactly so.
+            const remove =
+                pattern === branch
+                    ? `gh api -X DELETE repos/${check.owner}/${check.repository}/branches/${branch}/protection (or Settings > Branches > Delete)`
+                    : `Settings > Branches > the rule "${pattern}" > Delete, or narrow its pattern so that it no longer matches ${branch}`;
+            pulumi.log.warn(
+                `branch ${branch} is also protected by a classic branch protection rule (pattern "${pattern}"), which GitHub keeps ` +
+                    `enforcing beside the ruleset "${check.rulesets[branch]}". Once this update has created the ruleset, delete ` +
+                    `the classic rule: ${remove}`,
+            );
+        }
     }
-    return found;
+    return [...new Set(found)];
+}
+
+/**
+ * Whether a classic rule's pattern covers a branch. GitHub matches classic patterns with Ruby's
+ * File.fnmatch and File::FNM_PATHNAME, backslashes unsupported ("About branch protection rules",
+ * docs.github.com/en/repositories/configuring-branches-and-merges-in-your-repository/managing-protected-branches/managing-a-branch-protection-rule):
+ * * and ? stay within a path segment, two stars and a slash span zero or more segments, [...] is a set.
+ */
+export function classicPatternMatches(pattern: string, branch: string): boolean {
+    let re = "";
+    for (let i = 0; i < pattern.length; i++) {
+        const c = pattern[i];
+        if (pattern.startsWith("**/", i)) {
+            // Zero or more whole path segments.
+            re += "(?:[^/]*/)*";
+            i += 2;
+        } else if (c === "*") re += "[^/]*";
+        else if (c === "?") re += "[^/]";
+        else if (c === "[") {
+            const end = pattern.indexOf("]", i + 1);
+            if (end < 0) re += "\\[";
+            else {
+                const body = pattern.slice(i + 1, end).replace(/\\/g, "\\\\");
+                re += `[${body.startsWith("!") ? `^${body.slice(1)}` : body}]`;
+                i = end;
+            }
+        } else re += c.replace(/[.+^${}()|\\/]/g, "\\$&");
+    }
+    return new RegExp(`^${re}$`).test(branch);
 }
 
 /** Arguments of `warnAboutUnmanagedDeploymentPolicies`. */

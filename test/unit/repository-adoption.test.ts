@@ -114,6 +114,8 @@ describe("adopting an existing repository", () => {
             ["repos/acme/web-app/branches/main/protection", "repos/acme/web-app/branches/develop/protection"],
         );
         assert.match(classic[0], /ruleset "cicd-pipeline: main"/);
+        // release/* covers neither main nor develop, so it is not named.
+        assert.ok(!classic.some((w) => w.includes("release/*")));
         // Once they are deleted, the next run says nothing about them.
         github.classicRules.splice(0, 2);
         const after = await capturingWarnings(() => up(github));
@@ -121,6 +123,16 @@ describe("adopting an existing repository", () => {
             after.filter((w) => w.includes("classic branch protection rule")),
             [],
         );
+    });
+
+    it("names a wildcard classic rule that covers main, with where to remove it", async () => {
+        const github = new FakeGithub();
+        github.protectByHand("*");
+        const warnings = await capturingWarnings(() => up(github));
+        const classic = warnings.filter((w) => w.includes("classic branch protection rule"));
+        assert.strictEqual(classic.length, 2, classic.join("\n"));
+        assert.match(classic[0], /branch main .*pattern "\*".*Settings > Branches > the rule "\*" > Delete/);
+        assert.ok(!classic.some((w) => w.includes("gh api")), "a wildcard rule has no branch endpoint");
     });
 
     it("names deployment policies of an adopted environment that the stack does not declare", async () => {

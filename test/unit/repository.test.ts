@@ -5,6 +5,7 @@ import { BranchRules, githubActionsAppId } from "../../components/repository/bra
 import { DeploymentEnvironment } from "../../components/repository/deployment-environment";
 import { ReleaseTagRules } from "../../components/repository/release-tag-rules";
 import { RepositorySecrets } from "../../components/repository/repository-secrets";
+import { classicPatternMatches } from "../../components/repository/unmanaged-protection";
 import { FakeGithub } from "../fake-github";
 import { declareUnderMocks, githubTeamIds, githubUserIds, outputPromise } from "../mocks";
 
@@ -317,4 +318,27 @@ describe("repository components", () => {
             );
         });
     });
+});
+
+describe("classic branch protection patterns", () => {
+    // Examples from GitHub's "About branch protection rules" (File.fnmatch with FNM_PATHNAME).
+    const cases: [pattern: string, branch: string, matches: boolean][] = [
+        ["main", "main", true],
+        ["main", "maintenance", false],
+        ["*", "main", true],
+        ["*release*", "pre-release-1", true],
+        ["qa/*", "qa/foo", true],
+        ["qa/*", "qa/foo/bar", false],
+        ["qa/**/*", "qa/foo/bar/foobar/hello-world", true],
+        ["**/*", "develop", true],
+        ["m?in", "main", true],
+        ["[md]ain", "main", true],
+        ["[!m]ain", "main", false],
+        ["feature.x", "featureax", false],
+    ];
+    for (const [pattern, branch, matches] of cases) {
+        it(`"${pattern}" ${matches ? "covers" : "does not cover"} ${branch}`, () => {
+            assert.strictEqual(classicPatternMatches(pattern, branch), matches);
+        });
+    }
 });
