@@ -3,9 +3,8 @@
  * failed release, a rollback, a preview and a destroy, as a user runs them.
  *
  * The engine is scripts/provide-engine.sh's: the installed Pulumi CLI when there is one, otherwise
- * the real CLI and Node.js language host built from the Go module proxy. On a machine without a
- * real Pulumi install, the command plugin is a STAND-IN (engine/command-provider), because the
- * real provider's Go module is not served there; the test prints which one runs.
+ * the CLI, the Node.js language host and the command provider (pulumi-resource-command, the
+ * version @pulumi/command pins) built from upstream's source; the test prints the versions in use.
  *
  * Pulumi runs in a temporary copy of the project (node_modules linked), with its state and
  * per-machine config in a temporary directory, so the checkout is never written to. The copy's
@@ -109,7 +108,13 @@ describe("the local stack through the real Pulumi engine (e2e)", function () {
         });
         fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(project, "node_modules"));
         isolate(project);
-        env = { ...process.env, CICD_LOCAL_STATE: path.join(work, "state") };
+        env = {
+            ...process.env,
+            CICD_LOCAL_STATE: path.join(work, "state"),
+            // The copy is not beside shared/ as the checkout is: provide-engine.sh finds the
+            // vendored source snapshots where the checkout's would.
+            CICD_VENDOR_DIR: process.env.CICD_VENDOR_DIR ?? path.resolve(ROOT, "..", "shared", "vendor"),
+        };
         work = project;
 
         const started = Date.now();
@@ -119,6 +124,10 @@ describe("the local stack through the real Pulumi engine (e2e)", function () {
         console.log(`      engine provided in ${seconds}s:`);
         for (const l of engine.stderr.trim().split("\n")) console.log(`        ${l}`);
         timings.push(`provide the engine: ${seconds}s`);
+        const versions = await run(path.join(work, "scripts/provide-engine.sh"), ["--versions"], { env });
+        if (versions.code !== 0)
+            throw new Error(`scripts/provide-engine.sh --versions failed:\n${versions.stderr}`);
+        console.log(`      engine in use:\n${versions.stdout.replace(/^/gm, "        ").trimEnd()}`);
     });
 
     after(async function () {
