@@ -25,7 +25,7 @@
 #      with the go.mod/go.sum in engine/language-nodejs and engine/pulumi-command and the two source
 #      changes described where they are applied below.
 #    A warm cache rebuilds nothing and needs no vendor directory; a changed input rebuilds that
-#    binary only. A real command plugin of the pinned version in the user's
+#    binary only. An installed command plugin of the pinned version in the user's
 #    ${PULUMI_HOME:-~/.pulumi}/plugins or on PATH is preferred to the one built here.
 #
 # Versions: @pulumi/pulumi and @pulumi/command from package-lock.json (else package.json); the CLI
@@ -40,7 +40,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ENGINE="$ROOT/engine"
-VENDOR="${CICD_VENDOR_DIR:-$ROOT/../shared/vendor}"
+VENDOR="$(realpath -m "${CICD_VENDOR_DIR:-$ROOT/../shared/vendor}")"
 
 log() { printf 'provide-engine: %s\n' "$*" >&2; }
 die() {
@@ -195,15 +195,22 @@ GO_VERSION="$(cd "$ENGINE/pulumi" && go env GOVERSION)"
 # inputs_hash FILE...: one hash of the contents of FILEs.
 inputs_hash() { cat "$@" | sha256sum | cut -d' ' -f1; }
 
-# unpack SNAPSHOT: unpacks the vendored SNAPSHOT, after checking it against engine/vendor.sha256,
-# into a fresh $SRC/<name>-<version> (the snapshots' own top directory).
-unpack() {
-    local file="$1" dir="$SRC/${1%.tar.gz}"
+# check_snapshot SNAPSHOT: fails unless the vendor directory holds SNAPSHOT as engine/vendor.sha256
+# names it.
+check_snapshot() {
+    local file="$1"
     [[ -d "$VENDOR" ]] || die "the vendored source snapshots are not in $VENDOR: put a copy of shared/ beside" \
         "the repository, or set CICD_VENDOR_DIR to the directory that holds $file"
     [[ -f "$VENDOR/$file" ]] || die "$VENDOR/$file is missing (engine/vendor.sha256 lists it)"
     (cd "$VENDOR" && grep -F "  $file" "$ENGINE/vendor.sha256" | sha256sum --check --quiet --strict >&2) ||
         die "$VENDOR/$file is not the snapshot engine/vendor.sha256 names (its sha256 differs)"
+}
+
+# unpack SNAPSHOT: unpacks the vendored SNAPSHOT, after checking it against engine/vendor.sha256,
+# into a fresh $SRC/<name>-<version> (the snapshots' own top directory).
+unpack() {
+    local file="$1" dir="$SRC/${1%.tar.gz}"
+    check_snapshot "$file"
     rm -rf "$dir"
     mkdir -p "$SRC"
     tar -xzf "$VENDOR/$file" -C "$SRC" || die "cannot unpack $VENDOR/$file"
@@ -259,22 +266,29 @@ VERSION_VAR=github.com/pulumi/pulumi/sdk/v3/go/common/version.Version
 # snapshot_sum SNAPSHOT: its sha256 in engine/vendor.sha256.
 snapshot_sum() { grep -F "  $1" "$ENGINE/vendor.sha256" | cut -d' ' -f1; }
 
-inputs="$(inputs_hash "$ENGINE/pulumi/go.mod" "$ENGINE/pulumi/go.sum") v$CLI_VERSION"
-if stale "$LIBEXEC/pulumi" "$inputs"; then
-    compile "$LIBEXEC/pulumi" "$inputs" "$ENGINE/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi \
+cli_inputs="$(inputs_hash "$ENGINE/pulumi/go.mod" "$ENGINE/pulumi/go.sum") v$CLI_VERSION"
+host_inputs="$(snapshot_sum "$HOST_SNAPSHOT") $(inputs_hash "$ENGINE"/language-nodejs/*)"
+command_inputs="$(snapshot_sum "$COMMAND_SNAPSHOT") $(snapshot_sum "$GO_PROVIDER_SNAPSHOT")"
+command_inputs+=" $(inputs_hash "$ENGINE"/pulumi-command/*) $SCHEMA_FIX"
+# The snapshots a build needs are checked before any build starts (the CLI's takes minutes).
+if stale "$LIBEXEC/pulumi-language-nodejs" "$host_inputs"; then check_snapshot "$HOST_SNAPSHOT"; fi
+if stale "$PLUGINS/pulumi-resource-command" "$command_inputs"; then
+    check_snapshot "$COMMAND_SNAPSHOT"
+    check_snapshot "$GO_PROVIDER_SNAPSHOT"
+fi
+
+if stale "$LIBEXEC/pulumi" "$cli_inputs"; then
+    compile "$LIBEXEC/pulumi" "$cli_inputs" "$ENGINE/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi \
         "-X $VERSION_VAR=v$CLI_VERSION"
 fi
 # Beside the CLI binary, where the CLI looks for its bundled language hosts first.
-inputs="$(snapshot_sum "$HOST_SNAPSHOT") $(inputs_hash "$ENGINE"/language-nodejs/*)"
-if stale "$LIBEXEC/pulumi-language-nodejs" "$inputs"; then
+if stale "$LIBEXEC/pulumi-language-nodejs" "$host_inputs"; then
     prepare_host
-    compile "$LIBEXEC/pulumi-language-nodejs" "$inputs" "$HOST_DIR" . "-X $VERSION_VAR=v$HOST_VERSION"
+    compile "$LIBEXEC/pulumi-language-nodejs" "$host_inputs" "$HOST_DIR" . "-X $VERSION_VAR=v$HOST_VERSION"
 fi
-inputs="$(snapshot_sum "$COMMAND_SNAPSHOT") $(snapshot_sum "$GO_PROVIDER_SNAPSHOT")"
-inputs+=" $(inputs_hash "$ENGINE"/pulumi-command/*) $SCHEMA_FIX"
-if stale "$PLUGINS/pulumi-resource-command" "$inputs"; then
+if stale "$PLUGINS/pulumi-resource-command" "$command_inputs"; then
     prepare_command
-    compile "$PLUGINS/pulumi-resource-command" "$inputs" "$COMMAND_DIR" ./cmd/pulumi-resource-command \
+    compile "$PLUGINS/pulumi-resource-command" "$command_inputs" "$COMMAND_DIR" ./cmd/pulumi-resource-command \
         "-X github.com/pulumi/pulumi-command/provider/pkg/version.Version=v$COMMAND_VERSION"
 fi
 
