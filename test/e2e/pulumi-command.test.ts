@@ -136,7 +136,7 @@ const config = new pulumi.Config();
             "PasswordAuthentication no",
             "KbdInteractiveAuthentication no",
             "PermitRootLogin prohibit-password",
-            // The test's files are in a fresh temporary directory of the test's own user.
+            // The keys are the test's own, in its temporary directory, not in a home StrictModes guards.
             "StrictModes no",
             "UsePAM no",
         ];
@@ -157,10 +157,7 @@ const config = new pulumi.Config();
             await new Promise((res) => setTimeout(res, 100));
         }
 
-        const vendor = process.env.CICD_VENDOR_DIR ?? path.resolve(ROOT, "..", "shared", "vendor");
-        const engine = await run(path.join(ROOT, "scripts/provide-engine.sh"), [], {
-            env: { ...process.env, CICD_VENDOR_DIR: vendor },
-        });
+        const engine = await run(path.join(ROOT, "scripts/provide-engine.sh"), []);
         if (engine.code !== 0) throw new Error(`scripts/provide-engine.sh failed:\n${engine.stderr}`);
         const bin = engine.stdout.trim().split("\n").pop()!;
         env = {
