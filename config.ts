@@ -189,9 +189,19 @@ const hostSchema = z.strictObject({
         .string()
         .regex(hostAddress, { error: "must be a host name or IP address, such as web-1.example.com" }),
     port: port.default(22),
-    hostKey: z.string().regex(hostKey, {
-        error: 'must be the host\'s public key as "<type> <base64>", e.g. the output of: ssh-keyscan -t ed25519 HOST | cut -d" " -f2-',
-    }),
+    hostKey: z
+        .string()
+        // The command provider pins a host key by offering only the key's own type as host key
+        // algorithm (pulumi-command 1.2.1, provider/pkg/provider/remote/connection.go, SSHConfig:
+        // HostKeyAlgorithms = []string{publicKey.Type()}); for an RSA key that is "ssh-rsa", SHA-1
+        // signatures, which OpenSSH 8.8 and later refuse: the connection would always fail.
+        .refine((k) => !k.startsWith("ssh-rsa "), {
+            error: 'an ssh-rsa host key cannot be pinned (the command provider then asks for SHA-1 signatures, which OpenSSH 8.8+ refuses): pin the host\'s ed25519 or ECDSA key, e.g. the output of: ssh-keyscan -t ed25519 HOST | cut -d" " -f2-',
+            abort: true,
+        })
+        .regex(hostKey, {
+            error: 'must be the host\'s public key as "<type> <base64>", e.g. the output of: ssh-keyscan -t ed25519 HOST | cut -d" " -f2-',
+        }),
 });
 
 const deploySchema = z

@@ -1,53 +1,59 @@
 #!/usr/bin/env bash
-# provide-engine.sh: provides the Pulumi engine that the tests run: the `pulumi` CLI, the Node.js
-# language host `pulumi-language-nodejs` and the command provider plugin `pulumi-resource-command`,
-# without downloading any plugin at run time.
+# provide-engine.sh: provides the Pulumi engine that the tests and the local stack run: the `pulumi`
+# CLI, the Node.js language host `pulumi-language-nodejs` and the command provider plugin
+# `pulumi-resource-command`, without downloading any plugin at run time.
 #
 #   PATH="$(scripts/provide-engine.sh):$PATH"
+#   scripts/provide-engine.sh --versions      # the CLI, language host, command plugin and npm SDKs in use
 #
 # Prints, as its last stdout line, the directory to put on PATH; progress goes to stderr.
 #
 # 1. If a Pulumi CLI is installed (`pulumi` on PATH, v3.274.1 or newer, with
-#    `pulumi-language-nodejs` beside it or on PATH), it is used, with the real command plugin of
-#    the pinned @pulumi/command version: the one on PATH or in the plugin cache, else installed by
+#    `pulumi-language-nodejs` beside it or on PATH), it is used, with the command plugin of the
+#    pinned @pulumi/command version: the one on PATH or in the plugin cache, else installed by
 #    `pulumi plugin install resource command <version>` (a user's machine reaches get.pulumi.com).
-# 2. Otherwise they are built with `go` from the Go module proxy, through the wrapper modules in
-#    engine/ (see engine/README.md for what each one builds and why), into a cache outside the
-#    repository, once per machine:
-#      ${PULUMI_ENGINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cicd-pipeline/pulumi-engine/<cli>-<command>}
+# 2. Otherwise the three are built with `go` into a cache outside the repository, once per machine:
+#      ${PULUMI_ENGINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cicd-pipeline/pulumi-engine/<cli>-<host>-<command>}
 #        bin/pulumi          (the directory printed; a wrapper that runs libexec/pulumi with
 #                             PULUMI_HOME=<cache>/home)
 #        libexec/pulumi, libexec/pulumi-language-nodejs
 #        plugins/pulumi-resource-command, home/plugins/resource-command-v<version>/
-#    A warm cache rebuilds nothing; a change to a wrapper module rebuilds that binary only.
-#    The real command provider is not served by the Go module proxy: what is built is a stand-in
-#    (engine/command-provider). It is installed only into the cache's own plugin directory
-#    (<cache>/home/plugins), which only the built CLI reads, never into the user's
-#    ${PULUMI_HOME:-~/.pulumi}/plugins: a real plugin there, or a later `pulumi plugin install`,
-#    is never shadowed. If a real command plugin of the pinned version is installed
-#    (${PULUMI_HOME:-~/.pulumi}/plugins) or on PATH, the built CLI uses it instead of the stand-in.
+#        src/                (the vendored source snapshots, unpacked for a build)
+#    - the CLI from the Go module proxy, through the wrapper module engine/pulumi;
+#    - the language host and the command provider from the unmodified upstream source snapshots in
+#      the vendor directory (the proxy refuses their modules), checked against engine/vendor.sha256,
+#      with the go.mod/go.sum in engine/language-nodejs and engine/pulumi-command and the two source
+#      changes described where they are applied below.
+#    A warm cache rebuilds nothing and needs no vendor directory; a changed input rebuilds that
+#    binary only. An installed command plugin of the pinned version in the user's
+#    ${PULUMI_HOME:-~/.pulumi}/plugins or on PATH is preferred to the one built here.
 #
-# Versions come from package-lock.json (else package.json, else the defaults below). The Go module
-# proxy serves github.com/pulumi/pulumi/pkg/v3 only up to the version pinned in
-# engine/pulumi/go.mod; when the npm SDK is newer, the CLI is that older version and a note says so.
+# Versions: @pulumi/pulumi and @pulumi/command from package-lock.json (else package.json); the CLI
+# from engine/pulumi/go.mod; the language host and the command provider from the snapshots named in
+# engine/vendor.sha256. The command provider's snapshot must be the version @pulumi/command pins.
 #
-# Environment: PULUMI_ENGINE_CACHE (cache directory), PULUMI_HOME (where a real install keeps its
-# plugins), GOCACHE/GOMODCACHE/GOPROXY (as for any go build). Needs: go (the version in engine/*/go.mod or newer), node (to read the lock
-# file; optional), flock, sha256sum.
+# Environment: PULUMI_ENGINE_CACHE (cache directory), CICD_VENDOR_DIR (the vendored snapshots;
+# default: shared/vendor beside the repository, <repo>/../shared/vendor), PULUMI_HOME (where a real
+# install keeps its plugins), GOCACHE/GOMODCACHE/GOPROXY (as for any go build). Needs: go (the
+# version in engine/*/go.mod or newer), tar, node (to read the lock file), flock, sha256sum.
 set -euo pipefail
-
-# Fallbacks when neither package-lock.json nor package.json names the npm SDKs.
-DEFAULT_PULUMI_SDK_VERSION="3.276.0"
-DEFAULT_COMMAND_VERSION="1.2.1"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ENGINE="$ROOT/engine"
+VENDOR="$(realpath -m "${CICD_VENDOR_DIR:-$ROOT/../shared/vendor}")"
 
 log() { printf 'provide-engine: %s\n' "$*" >&2; }
 die() {
     printf 'provide-engine: error: %s\n' "$*" >&2
     exit 1
 }
+
+versions=false
+case "${1:-}" in
+    "") ;;
+    --versions) versions=true ;;
+    *) die "unknown argument $(printf '%q' "$1"); usage: scripts/provide-engine.sh [--versions]" ;;
+esac
 
 # npm_version NAME: the version of npm package NAME that the project pins, or nothing.
 npm_version() {
@@ -77,122 +83,220 @@ gomod_version() {
     awk -v m="$2" '$1 == m { print $2; exit } $1 == "require" && $2 == m { print $3; exit }' "$1/go.mod"
 }
 
+# snapshot NAME: the file name of the vendored snapshot of NAME (NAME-<version>.tar.gz) listed in
+# engine/vendor.sha256.
+snapshot() {
+    local f
+    f="$(awk -v n="$1" '$2 ~ "^" n "-[0-9][0-9.]*\\.tar\\.gz$" { print $2 }' "$ENGINE/vendor.sha256")"
+    [[ -n "$f" && "$f" != *$'\n'* ]] || die "engine/vendor.sha256 must list exactly one $1-<version>.tar.gz"
+    printf '%s\n' "$f"
+}
+snapshot_version() {
+    local f="${1%.tar.gz}"
+    printf '%s\n' "${f##*-}"
+}
+
 SDK_VERSION="$(npm_version @pulumi/pulumi)"
-SDK_VERSION="${SDK_VERSION:-$DEFAULT_PULUMI_SDK_VERSION}"
 COMMAND_VERSION="$(npm_version @pulumi/command)"
-COMMAND_VERSION="${COMMAND_VERSION:-$DEFAULT_COMMAND_VERSION}"
+[[ -n "$SDK_VERSION" && -n "$COMMAND_VERSION" ]] ||
+    die "cannot read the versions of @pulumi/pulumi and @pulumi/command from package-lock.json (is node on PATH?)"
 PULUMI_HOME_DIR="${PULUMI_HOME:-$HOME/.pulumi}"
+MIN_CLI_VERSION="$(gomod_version "$ENGINE/pulumi" github.com/pulumi/pulumi/pkg/v3)"
+MIN_CLI_VERSION="${MIN_CLI_VERSION#v}"
 
-# Marks the stand-in's binary (engine/command-provider/main.go says so in its package comment).
-STAND_IN_MARK='pulumi-resource-command stand-in'
-is_stand_in() { grep -qaF "$STAND_IN_MARK" "$1" 2>/dev/null; }
-
-# real_command_plugin: prints the path of a real (not stand-in) command plugin of the pinned
-# version on PATH or in the user's plugin cache, or nothing.
-real_command_plugin() {
+# user_command_plugin: prints the path of a command plugin of the pinned version that the user
+# installed (on PATH or in their plugin cache), or nothing.
+user_command_plugin() {
     local p
     for p in "$(command -v pulumi-resource-command || true)" \
         "$PULUMI_HOME_DIR/plugins/resource-command-v$COMMAND_VERSION/pulumi-resource-command"; do
-        if [[ -n "$p" && -x "$p" ]] && ! is_stand_in "$p"; then
+        if [[ -n "$p" && -x "$p" ]]; then
             printf '%s\n' "$p"
             return 0
         fi
     done
 }
 
+# finish BIN_DIR HOST PLUGIN: prints BIN_DIR (the directory for PATH), or with --versions the
+# versions of the engine in use (the CLI in BIN_DIR, the language host HOST, the command plugin
+# PLUGIN) and of the npm SDKs the program runs with, each asked of the binary or package itself.
+finish() {
+    local bin="$1" host="$2" plugin="$3"
+    if ! $versions; then
+        printf '%s\n' "$bin"
+        exit 0
+    fi
+    local pulumi=(env PULUMI_SKIP_UPDATE_CHECK=true "$bin/pulumi") plugin_version
+    # The command plugin reports its version in the schema it serves.
+    plugin_version="$("${pulumi[@]}" package get-schema "$plugin" | node -e '
+        let s = "";
+        process.stdin.on("data", (d) => (s += d)).on("end", () => process.stdout.write(JSON.parse(s).version));')" ||
+        die "cannot read the version of $plugin"
+    sdk() { (cd "$ROOT" && node -p "require('$1/package.json').version"); }
+    printf '%-26s %-9s %s\n' \
+        "pulumi CLI" "$("${pulumi[@]}" version)" "$bin/pulumi" \
+        "Node.js language host" "$("$host" -version)" "$host" \
+        "command plugin" "v$plugin_version" "$plugin" \
+        "@pulumi/pulumi (npm SDK)" "v$(sdk @pulumi/pulumi)" "$ROOT/node_modules/@pulumi/pulumi" \
+        "@pulumi/command (npm SDK)" "v$(sdk @pulumi/command)" "$ROOT/node_modules/@pulumi/command"
+    exit 0
+}
+
 version_at_least() { [[ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" == "$2" ]]; }
 
 # --- 1. An installed Pulumi CLI? --------------------------------------------------------------
-MIN_CLI_VERSION="$(gomod_version "$ENGINE/pulumi" github.com/pulumi/pulumi/pkg/v3)"
-MIN_CLI_VERSION="${MIN_CLI_VERSION#v}"
 if pulumi_path="$(command -v pulumi)" && ! grep -qaF 'provide-engine.sh wrapper' "$pulumi_path"; then
-    have="$(pulumi version 2>/dev/null || true)"
+    have="$(PULUMI_SKIP_UPDATE_CHECK=true pulumi version 2>/dev/null || true)"
     pulumi_dir="$(dirname "$pulumi_path")"
     if [[ "$have" =~ ^v3\.[0-9]+\.[0-9]+$ ]] && version_at_least "${have#v}" "$MIN_CLI_VERSION" &&
         { [[ -x "$pulumi_dir/pulumi-language-nodejs" ]] || command -v pulumi-language-nodejs >/dev/null; }; then
-        if [[ -z "$(real_command_plugin)" ]]; then
-            # A stand-in left in the user's plugin cache by an earlier version of this script is
-            # replaced by the real plugin.
-            flags=()
-            if is_stand_in "$PULUMI_HOME_DIR/plugins/resource-command-v$COMMAND_VERSION/pulumi-resource-command"; then
-                flags=(--reinstall)
-            fi
+        if [[ -z "$(user_command_plugin)" ]]; then
             log "installing the command plugin $COMMAND_VERSION with pulumi $have"
-            PULUMI_SKIP_UPDATE_CHECK=true pulumi plugin install resource command "$COMMAND_VERSION" "${flags[@]}" >&2 ||
+            PULUMI_SKIP_UPDATE_CHECK=true pulumi plugin install resource command "$COMMAND_VERSION" >&2 ||
                 die "pulumi plugin install resource command $COMMAND_VERSION failed"
         fi
-        log "using pulumi $have from $pulumi_dir with the command plugin $(real_command_plugin)"
-        printf '%s\n' "$pulumi_dir"
-        exit 0
+        host="$pulumi_dir/pulumi-language-nodejs"
+        [[ -x "$host" ]] || host="$(command -v pulumi-language-nodejs)"
+        log "using pulumi $have from $pulumi_dir with the command plugin $(user_command_plugin)"
+        finish "$pulumi_dir" "$host" "$(user_command_plugin)"
     fi
     log "pulumi $have on PATH is older than v$MIN_CLI_VERSION or lacks pulumi-language-nodejs: not used"
 fi
 
-# --- 2. Build from the Go module proxy into the cache ----------------------------------------
+# --- 2. Build into the cache --------------------------------------------------------------------
 command -v go >/dev/null || die "go is not on PATH (needed to build the Pulumi engine)"
-CLI_VERSION="$(gomod_version "$ENGINE/pulumi" github.com/pulumi/pulumi/pkg/v3)"
-CLI_VERSION="${CLI_VERSION#v}"
-HOST_VERSION="$(gomod_version "$ENGINE/language-nodejs" github.com/pulumi/pulumi/sdk/v3)"
-HOST_VERSION="${HOST_VERSION#v}"
-[[ -n "$CLI_VERSION" && -n "$HOST_VERSION" ]] || die "cannot read the pinned versions from $ENGINE/*/go.mod"
+CLI_VERSION="$MIN_CLI_VERSION"
+HOST_SNAPSHOT="$(snapshot pulumi-language-nodejs)"
+COMMAND_SNAPSHOT="$(snapshot pulumi-command)"
+GO_PROVIDER_SNAPSHOT="$(snapshot pulumi-go-provider)"
+HOST_VERSION="$(snapshot_version "$HOST_SNAPSHOT")"
+[[ "$(snapshot_version "$COMMAND_SNAPSHOT")" == "$COMMAND_VERSION" ]] ||
+    die "the project pins @pulumi/command $COMMAND_VERSION but engine/vendor.sha256 names $COMMAND_SNAPSHOT;" \
+        "vendor pulumi-command-$COMMAND_VERSION.tar.gz and update engine/vendor.sha256 and engine/pulumi-command"
 if [[ "$CLI_VERSION" != "$SDK_VERSION" ]]; then
     log "note: the project pins @pulumi/pulumi $SDK_VERSION; the Go module proxy serves the CLI" \
         "only up to v$CLI_VERSION (engine/pulumi/go.mod), so the CLI is v$CLI_VERSION"
 fi
 
-CACHE="${PULUMI_ENGINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cicd-pipeline/pulumi-engine/$CLI_VERSION-$COMMAND_VERSION}"
+CACHE="${PULUMI_ENGINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cicd-pipeline/pulumi-engine/$CLI_VERSION-$HOST_VERSION-$COMMAND_VERSION}"
 BIN="$CACHE/bin"
 LIBEXEC="$CACHE/libexec"
 PLUGINS="$CACHE/plugins"
 HOME_DIR="$CACHE/home"
+SRC="$CACHE/src"
 mkdir -p "$BIN" "$LIBEXEC" "$PLUGINS" "$HOME_DIR/plugins" "$CACHE/stamps"
 
 # One build at a time per cache (parallel CI jobs, two shells).
 exec 9>"$CACHE/.lock"
 flock 9
 
-# Caches of an earlier layout kept the binaries in bin/: moved, not rebuilt.
-for f in pulumi pulumi-language-nodejs; do
-    if [[ -x "$BIN/$f" && ! -e "$LIBEXEC/$f" ]] && ! grep -qaF 'provide-engine.sh wrapper' "$BIN/$f"; then
-        mv "$BIN/$f" "$LIBEXEC/$f"
-    fi
-done
-rm -f "$BIN/pulumi-language-nodejs"
-
 GO_VERSION="$(cd "$ENGINE/pulumi" && go env GOVERSION)"
 
-# build OUT MODULE_DIR PACKAGE LDFLAGS: builds PACKAGE of the wrapper module into OUT unless OUT
-# was built from the same inputs (module files, ldflags, Go version) before.
-build() {
-    local out="$1" dir="$2" pkg="$3" ldflags="$4" stamp want
-    stamp="$CACHE/stamps/$(basename "$out")"
-    want="$(cd "$dir" && find . -maxdepth 1 -type f \( -name go.mod -o -name go.sum -o -name '*.go' \) -print0 |
-        sort -z | xargs -0 cat | sha256sum | cut -d' ' -f1) $pkg $ldflags $GO_VERSION"
-    if [[ -x "$out" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
-        return 0
-    fi
-    log "building $(basename "$out") ($pkg) with $GO_VERSION; the first build takes minutes"
-    local start=$SECONDS
+# inputs_hash FILE...: one hash of the contents of FILEs.
+inputs_hash() { cat "$@" | sha256sum | cut -d' ' -f1; }
+
+# check_snapshot SNAPSHOT: fails unless the vendor directory holds SNAPSHOT as engine/vendor.sha256
+# names it.
+check_snapshot() {
+    local file="$1"
+    [[ -d "$VENDOR" ]] || die "the vendored source snapshots are not in $VENDOR: put a copy of shared/ beside" \
+        "the repository, or set CICD_VENDOR_DIR to the directory that holds $file"
+    [[ -f "$VENDOR/$file" ]] || die "$VENDOR/$file is missing (engine/vendor.sha256 lists it)"
+    (cd "$VENDOR" && grep -F "  $file" "$ENGINE/vendor.sha256" | sha256sum --check --quiet --strict >&2) ||
+        die "$VENDOR/$file is not the snapshot engine/vendor.sha256 names (its sha256 differs)"
+}
+
+# unpack SNAPSHOT: unpacks the vendored SNAPSHOT, after checking it against engine/vendor.sha256,
+# into a fresh $SRC/<name>-<version> (the snapshots' own top directory).
+unpack() {
+    local file="$1" dir="$SRC/${1%.tar.gz}"
+    check_snapshot "$file"
+    rm -rf "$dir"
+    mkdir -p "$SRC"
+    tar -xzf "$VENDOR/$file" -C "$SRC" || die "cannot unpack $VENDOR/$file"
+    [[ -d "$dir" ]] || die "$file does not unpack into ${dir##*/}/"
+}
+
+# stale OUT INPUTS: whether OUT must be built: it is missing or was built from other INPUTS (a
+# hash of everything it is built from) or another Go version.
+stale() {
+    [[ ! -x "$1" || "$(cat "$CACHE/stamps/$(basename "$1")" 2>/dev/null || true)" != "$2 $GO_VERSION" ]]
+}
+
+# compile OUT INPUTS MODULE_DIR PACKAGE LDFLAGS: builds PACKAGE of the Go module in MODULE_DIR into
+# OUT, static and reproducible (-trimpath), and records INPUTS.
+compile() {
+    local out="$1" inputs="$2" dir="$3" pkg="$4" ldflags="$5" start=$SECONDS
+    log "building $(basename "$out") with $GO_VERSION; a first build takes minutes"
     (cd "$dir" && CGO_ENABLED=0 go build -mod=readonly -trimpath -buildvcs=false \
         -ldflags "-s -w $ldflags" -o "$out.tmp" "$pkg") || die "go build of $pkg failed"
     mv -f "$out.tmp" "$out"
-    printf '%s\n' "$want" >"$stamp"
+    printf '%s\n' "$inputs $GO_VERSION" >"$CACHE/stamps/$(basename "$out")"
     log "built $(basename "$out") in $((SECONDS - start))s"
 }
 
-VERSION_VAR=github.com/pulumi/pulumi/sdk/v3/go/common/version.Version
-build "$LIBEXEC/pulumi" "$ENGINE/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi \
-    "-X $VERSION_VAR=v$CLI_VERSION"
-# Beside the CLI binary, where the CLI looks for its bundled language hosts first.
-build "$LIBEXEC/pulumi-language-nodejs" "$ENGINE/language-nodejs" \
-    github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs "-X $VERSION_VAR=v$HOST_VERSION"
-build "$PLUGINS/pulumi-resource-command" "$ENGINE/command-provider" . "-X main.Version=$COMMAND_VERSION"
+# The Node.js language host: its snapshot with engine/language-nodejs's go.mod/go.sum
+# (pkg/sdk v3.274.1 in place of the pulumi repository's own, which the snapshot leaves out) and
+# one added file, the monitor proxy's ExistsResource (see the comment in that file).
+HOST_DIR="$SRC/${HOST_SNAPSHOT%.tar.gz}/sdk/nodejs/cmd/pulumi-language-nodejs"
+prepare_host() {
+    unpack "$HOST_SNAPSHOT"
+    cp "$ENGINE/language-nodejs/go.mod" "$ENGINE/language-nodejs/go.sum" \
+        "$ENGINE/language-nodejs/proxy_exists_resource.go" "$HOST_DIR/"
+}
 
-# The built CLI gets a plugin directory of its own (PULUMI_HOME=<cache>/home), so the stand-in
-# never lands in the user's plugin cache under the real plugin's name. State and credentials are
-# unaffected where PULUMI_BACKEND_URL is set (as scripts/local-pulumi.sh and the tests do).
+# The command provider: the pulumi-command snapshot with engine/pulumi-command's go.mod/go.sum,
+# which replace pulumi-go-provider with its snapshot unpacked beside it and raise pkg/sdk to v3.274.1.
+COMMAND_DIR="$SRC/${COMMAND_SNAPSHOT%.tar.gz}/provider"
+GO_PROVIDER_SCHEMA="$SRC/${GO_PROVIDER_SNAPSHOT%.tar.gz}/middleware/schema/schema.go"
+# The one source change of pulumi-go-provider 1.3.0: pkg/v3 (v3.274.1) made schema.PackageSpec's
+# Provider a pointer (*ResourceSpec), so schema.go's `pkg.Provider = prov` no longer compiles; it
+# takes the address instead, the change upstream made in pulumi-go-provider v1.4.0.
+SCHEMA_FIX='s/^\(\t\tpkg\.Provider = \)prov$/\1\&prov/'
+prepare_command() {
+    unpack "$GO_PROVIDER_SNAPSHOT"
+    unpack "$COMMAND_SNAPSHOT"
+    cp "$ENGINE/pulumi-command/go.mod" "$ENGINE/pulumi-command/go.sum" "$COMMAND_DIR/"
+    [[ "$(grep -c $'^\t\tpkg\\.Provider = prov$' "$GO_PROVIDER_SCHEMA")" == 1 ]] ||
+        die "$GO_PROVIDER_SCHEMA: the line the build changes (pkg.Provider = prov) is not there exactly once"
+    sed -i "$SCHEMA_FIX" "$GO_PROVIDER_SCHEMA"
+}
+
+VERSION_VAR=github.com/pulumi/pulumi/sdk/v3/go/common/version.Version
+# snapshot_sum SNAPSHOT: its sha256 in engine/vendor.sha256.
+snapshot_sum() { grep -F "  $1" "$ENGINE/vendor.sha256" | cut -d' ' -f1; }
+
+cli_inputs="$(inputs_hash "$ENGINE/pulumi/go.mod" "$ENGINE/pulumi/go.sum") v$CLI_VERSION"
+host_inputs="$(snapshot_sum "$HOST_SNAPSHOT") $(inputs_hash "$ENGINE"/language-nodejs/*)"
+command_inputs="$(snapshot_sum "$COMMAND_SNAPSHOT") $(snapshot_sum "$GO_PROVIDER_SNAPSHOT")"
+command_inputs+=" $(inputs_hash "$ENGINE"/pulumi-command/*) $SCHEMA_FIX"
+# The snapshots a build needs are checked before any build starts (the CLI's takes minutes).
+if stale "$LIBEXEC/pulumi-language-nodejs" "$host_inputs"; then check_snapshot "$HOST_SNAPSHOT"; fi
+if stale "$PLUGINS/pulumi-resource-command" "$command_inputs"; then
+    check_snapshot "$COMMAND_SNAPSHOT"
+    check_snapshot "$GO_PROVIDER_SNAPSHOT"
+fi
+
+if stale "$LIBEXEC/pulumi" "$cli_inputs"; then
+    compile "$LIBEXEC/pulumi" "$cli_inputs" "$ENGINE/pulumi" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi \
+        "-X $VERSION_VAR=v$CLI_VERSION"
+fi
+# Beside the CLI binary, where the CLI looks for its bundled language hosts first.
+if stale "$LIBEXEC/pulumi-language-nodejs" "$host_inputs"; then
+    prepare_host
+    compile "$LIBEXEC/pulumi-language-nodejs" "$host_inputs" "$HOST_DIR" . "-X $VERSION_VAR=v$HOST_VERSION"
+fi
+if stale "$PLUGINS/pulumi-resource-command" "$command_inputs"; then
+    prepare_command
+    compile "$PLUGINS/pulumi-resource-command" "$command_inputs" "$COMMAND_DIR" ./cmd/pulumi-resource-command \
+        "-X github.com/pulumi/pulumi-command/provider/pkg/version.Version=v$COMMAND_VERSION"
+fi
+
+# The built CLI gets a plugin directory of its own (PULUMI_HOME=<cache>/home): nothing built here
+# lands in the user's plugin cache. State and credentials are unaffected where PULUMI_BACKEND_URL
+# is set (as scripts/local-pulumi.sh and the tests do).
 wrapper="#!/bin/sh
-# provide-engine.sh wrapper: the Pulumi CLI built from the Go module proxy, with its own plugins.
+# provide-engine.sh wrapper: the Pulumi CLI built from source, with its own plugins.
 PULUMI_HOME=\"\${PULUMI_ENGINE_HOME:-$HOME_DIR}\" exec \"$LIBEXEC/pulumi\" \"\$@\"
 "
 if [[ "$(cat "$BIN/pulumi" 2>/dev/null || true)" != "$wrapper" ]]; then
@@ -201,36 +305,27 @@ if [[ "$(cat "$BIN/pulumi" 2>/dev/null || true)" != "$wrapper" ]]; then
     mv -f "$BIN/pulumi.tmp" "$BIN/pulumi"
 fi
 
-# The command plugin of the built CLI: the user's real one of the pinned version if there is one
-# (a real plugin on PATH is found by the CLI itself, before any installed one), else the stand-in.
+# The command plugin of the built CLI: the user's own of the pinned version if there is one (one
+# on PATH is found by the CLI itself, before any installed one), else the one built here.
 plugin_dir="$HOME_DIR/plugins/resource-command-v$COMMAND_VERSION"
-real="$(real_command_plugin)"
-if [[ -n "$real" && "$real" == "$PULUMI_HOME_DIR"/plugins/* ]]; then
-    if [[ "$(readlink "$plugin_dir" 2>/dev/null || true)" != "$(dirname "$real")" ]]; then
+user="$(user_command_plugin)"
+if [[ -n "$user" && "$user" == "$PULUMI_HOME_DIR"/plugins/* ]]; then
+    if [[ "$(readlink "$plugin_dir" 2>/dev/null || true)" != "$(dirname "$user")" ]]; then
         rm -rf "$plugin_dir" "$plugin_dir.lock"
-        ln -s "$(dirname "$real")" "$plugin_dir"
+        ln -s "$(dirname "$user")" "$plugin_dir"
     fi
-    log "command plugin: the real pulumi-resource-command $COMMAND_VERSION from $(dirname "$real")"
-elif [[ -n "$real" ]]; then
-    log "command plugin: the real pulumi-resource-command from PATH ($real)"
+    log "command plugin: the installed pulumi-resource-command $COMMAND_VERSION in $(dirname "$user")"
+elif [[ -n "$user" ]]; then
+    log "command plugin: pulumi-resource-command from PATH ($user)"
 else
     if [[ -L "$plugin_dir" ]] || ! cmp -s "$plugin_dir/pulumi-resource-command" "$PLUGINS/pulumi-resource-command"; then
         rm -rf "$plugin_dir" "$plugin_dir.lock"
         PULUMI_SKIP_UPDATE_CHECK=true "$BIN/pulumi" plugin install resource command "$COMMAND_VERSION" \
             -f "$PLUGINS/pulumi-resource-command" >&2 ||
-            die "pulumi plugin install of the command plugin stand-in failed"
+            die "pulumi plugin install of the built command plugin failed"
     fi
-    log "command plugin: a STAND-IN for pulumi-resource-command $COMMAND_VERSION (engine/command-provider;" \
-        "the real provider's Go module is not served here). A real install uses the real plugin."
+    log "command plugin: pulumi-resource-command $COMMAND_VERSION built from $COMMAND_SNAPSHOT"
 fi
 
-# A stand-in that an earlier version of this script put into the user's plugin cache would shadow
-# the real plugin there: removed.
-old="$PULUMI_HOME_DIR/plugins/resource-command-v$COMMAND_VERSION"
-if [[ "$old" != "$plugin_dir" ]] && is_stand_in "$old/pulumi-resource-command"; then
-    rm -rf "$old" "$old.lock" "$old.lastused"
-    log "removed the stand-in an earlier run installed into $PULUMI_HOME_DIR/plugins"
-fi
-
-log "pulumi $("$BIN/pulumi" version) in $BIN"
-printf '%s\n' "$BIN"
+log "pulumi $(PULUMI_SKIP_UPDATE_CHECK=true "$BIN/pulumi" version) in $BIN"
+finish "$BIN" "$LIBEXEC/pulumi-language-nodejs" "${user:-$plugin_dir/pulumi-resource-command}"

@@ -131,8 +131,9 @@ export class BlueGreenDeployment extends pulumi.ComponentResource {
 
         // What the hosts reported after the release, not what config asked for: when a release fails,
         // these fail with it, and the stack keeps the outputs of the last release that succeeded.
-        // The summary holds versions and digests only, so it is not secret (the command's stdout is,
-        // because its environment holds the key). A command that ran always has stdout, and one
+        // The summary holds versions and digests only, so it is not secret. (The command provider
+        // never marks stdout secret, though the environment holds the key: the orchestrator prints no
+        // key. unsecret keeps the outputs plain should a provider mark it.) A command that ran always has stdout, and one
         // without a summary fails here; only where nothing ran (mocks) is there no stdout at all,
         // and then the requested version and digest stand in.
         const summary = pulumi

@@ -3,9 +3,8 @@
  * failed release, a rollback, a preview and a destroy, as a user runs them.
  *
  * The engine is scripts/provide-engine.sh's: the installed Pulumi CLI when there is one, otherwise
- * the real CLI and Node.js language host built from the Go module proxy. On a machine without a
- * real Pulumi install, the command plugin is a STAND-IN (engine/command-provider), because the
- * real provider's Go module is not served there; the test prints which one runs.
+ * the CLI, the Node.js language host and the command provider (pulumi-resource-command, the
+ * version @pulumi/command pins) built from upstream's source; the test prints the versions in use.
  *
  * Pulumi runs in a temporary copy of the project (node_modules linked), with its state and
  * per-machine config in a temporary directory, so the checkout is never written to. The copy's
@@ -42,6 +41,8 @@ describe("the local stack through the real Pulumi engine (e2e)", function () {
     let work: string;
     let env: NodeJS.ProcessEnv;
     const timings: string[] = [];
+    /** Everything the scripts and pulumi printed, to search for secrets. */
+    const printed: string[] = [];
     let statusBefore = "";
     // What pulumi could write in a project: stack files and local state. (Other files may change
     // meanwhile: people work in the checkout while the tests run.)
@@ -61,6 +62,7 @@ describe("the local stack through the real Pulumi engine (e2e)", function () {
         const engine = /^Duration: (.+)$/m.exec(r.stdout)?.[1];
         const line = `${label}: ${seconds.toFixed(1)}s${engine ? ` (pulumi's own Duration: ${engine})` : ""}, exit ${r.code}`;
         timings.push(line);
+        printed.push(r.stdout, r.stderr);
         console.log(`      ${line}`);
         return { ...r, seconds };
     }
@@ -109,7 +111,13 @@ describe("the local stack through the real Pulumi engine (e2e)", function () {
         });
         fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(project, "node_modules"));
         isolate(project);
-        env = { ...process.env, CICD_LOCAL_STATE: path.join(work, "state") };
+        env = {
+            ...process.env,
+            CICD_LOCAL_STATE: path.join(work, "state"),
+            // The copy is not beside shared/ as the checkout is: provide-engine.sh finds the
+            // vendored source snapshots where the checkout's would.
+            CICD_VENDOR_DIR: process.env.CICD_VENDOR_DIR ?? path.resolve(ROOT, "..", "shared", "vendor"),
+        };
         work = project;
 
         const started = Date.now();
@@ -119,6 +127,10 @@ describe("the local stack through the real Pulumi engine (e2e)", function () {
         console.log(`      engine provided in ${seconds}s:`);
         for (const l of engine.stderr.trim().split("\n")) console.log(`        ${l}`);
         timings.push(`provide the engine: ${seconds}s`);
+        const versions = await run(path.join(work, "scripts/provide-engine.sh"), ["--versions"], { env });
+        if (versions.code !== 0)
+            throw new Error(`scripts/provide-engine.sh --versions failed:\n${versions.stderr}`);
+        console.log(`      engine in use:\n${versions.stdout.replace(/^/gm, "        ").trimEnd()}`);
     });
 
     after(async function () {
@@ -175,6 +187,9 @@ describe("the local stack through the real Pulumi engine (e2e)", function () {
                 `${result.non2xx} non-2xx`,
         );
         assert.strictEqual(r.code, 0, r.stderr + r.stdout);
+        // A new version replaces the release command (its triggers); the hosts' installs stay.
+        assert.match(r.stdout, /\+-1 replaced/);
+        assert.match(r.stdout, /4 unchanged/);
         assert.ok(result.requests.total > 100, `too little load to judge: ${result.requests.total} requests`);
         assert.strictEqual(result.errors, 0);
         assert.strictEqual(result.timeouts, 0);
@@ -220,6 +235,42 @@ describe("the local stack through the real Pulumi engine (e2e)", function () {
         const r = await pulumi("pulumi preview --expect-no-changes", "preview", "--expect-no-changes");
         assert.strictEqual(r.code, 0, r.stderr + r.stdout);
         assert.match(r.stdout, /5 unchanged/);
+    });
+
+    it("the deploy key is secret in state and in nothing pulumi printed", async () => {
+        const exported = await run(path.join(work, "scripts/local-pulumi.sh"), ["stack", "export"], { env });
+        assert.strictEqual(exported.code, 0, exported.stderr);
+        // Every base64 line of the private key, none of which may appear in plain text.
+        const keyLines = fs
+            .readFileSync(rig.privateKeyFile, "utf8")
+            .split("\n")
+            .filter((l) => /^[A-Za-z0-9+/=]{20,}$/.test(l));
+        assert.ok(keyLines.length > 2, "cannot read the deploy key's lines");
+        for (const out of [exported.stdout, ...printed])
+            for (const l of keyLines)
+                assert.ok(!out.includes(l), `a line of the deploy key appeared in plain text`);
+        // Where the key is: the release's environment and each install's connection, as secrets
+        // (the environment's value, and the whole connection, which the provider's schema marks secret
+        // and @pulumi/command's Command wraps in pulumi.secret).
+        const secret = (v: unknown) =>
+            (v as Record<string, unknown> | undefined)?.["4dabf18193072939515e22adb298388d"] ===
+            "1b47061264138c4ac30d75fd1eb44270";
+        const resources = JSON.parse(exported.stdout).deployment.resources as {
+            type: string;
+            urn: string;
+            inputs: Record<string, Record<string, unknown>>;
+            outputs: Record<string, Record<string, unknown>>;
+        }[];
+        const release = resources.find(
+            (r) => r.type === "command:local:Command" && r.urn.endsWith("-release"),
+        );
+        assert.ok(release, "no release command in the state");
+        assert.ok(secret(release.inputs.environment.BLUEGREEN_SSH_KEY));
+        assert.ok(secret(release.outputs.environment.BLUEGREEN_SSH_KEY));
+        const installs = resources.filter((r) => r.type === "command:remote:Command");
+        assert.strictEqual(installs.length, 1);
+        assert.ok(secret(installs[0].inputs.connection));
+        assert.ok(secret(installs[0].outputs.connection));
     });
 
     it("destroy leaves the host clean: no container, network or state of the instance", async () => {

@@ -255,6 +255,20 @@ describe("config", () => {
             assertRejected(raw, "cicd-pipeline:deploy.hosts[0].hostKey", "ssh-keyscan");
         });
 
+        it("an ssh-rsa host key, which the command provider cannot verify against OpenSSH 8.8+", () => {
+            const raw = stackWith("staging", (o) => {
+                (o.deploy.hosts as Record<string, unknown>[])[0].hostKey =
+                    "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABgQC89VYFMFT1tg0ksm/KPbSIH7trYYeZrArnasGbz14AJ83dPDVz";
+            });
+            assertRejected(
+                raw,
+                "cicd-pipeline:deploy.hosts[0].hostKey",
+                "ssh-rsa",
+                "ed25519",
+                "ssh-keyscan -t ed25519",
+            );
+        });
+
         it("an SSH key that is not a private key", () => {
             const raw = stackWith(
                 "staging",
