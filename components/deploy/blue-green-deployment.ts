@@ -155,7 +155,7 @@ export function hostReleaseSettings(
     },
 ): HostReleaseSettings {
     const { publicPort, appPort, bluePort, greenPort, proxyImage, health, smokePaths } = deploy;
-    const { keepReleases, lockTimeoutSeconds, instance, bind } = deploy;
+    const { keepReleases, lockTimeoutSeconds, limits, instance, bind } = deploy;
     return {
         publicPort,
         appPort,
@@ -166,6 +166,7 @@ export function hostReleaseSettings(
         smokePaths,
         keepReleases,
         lockTimeoutSeconds,
+        limits: { memory: limits.memory, pids: limits.pids },
         ...(instance !== undefined && { instance }),
         ...(bind !== undefined && { bind }),
     };

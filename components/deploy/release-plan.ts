@@ -34,6 +34,19 @@ function checkInt(what: string, value: number, min: number, max: number): string
     return String(value);
 }
 
+/** Bounds of an app container's pids limit (the tool checks the same). */
+export const PIDS_MIN = 16;
+export const PIDS_MAX = 65536;
+
+/** Checks a memory limit: a size in m or g, at least Docker's minimum of 6m. */
+export function checkMemory(memory: string): string {
+    check("limits.memory", memory, patterns.memory, "must be a size such as 512m or 2g");
+    if (memory.endsWith("m") && Number(memory.slice(0, -1)) < 6) {
+        throw new Error(`invalid limits.memory ${JSON.stringify(memory)}: Docker needs at least 6m`);
+    }
+    return memory;
+}
+
 /** Checks a digest, as resolved from a registry or given in config. */
 export function checkDigest(digest: string): string {
     return check("digest", digest, patterns.digest, "must be sha256: and 64 lowercase hex digits");
@@ -59,6 +72,8 @@ export interface HostReleaseSettings {
     readonly keepReleases: number;
     /** Seconds to wait for another release's lock before failing. */
     readonly lockTimeoutSeconds: number;
+    /** Limits of each app container: memory ("512m", "2g"; no swap beyond it) and processes. */
+    readonly limits: { readonly memory: string; readonly pids: number };
     /** Names the containers, network and state directory on the host. Default: app. */
     readonly instance?: string;
     /** Address the proxy listens on. Default: 0.0.0.0. */
@@ -121,6 +136,10 @@ export function toolOptions(s: HostReleaseSettings): string[] {
         checkInt("lockTimeoutSeconds", s.lockTimeoutSeconds, 0, 86400),
         "--keep-releases",
         checkInt("keepReleases", s.keepReleases, 1, 100),
+        "--memory",
+        checkMemory(s.limits.memory),
+        "--pids-limit",
+        checkInt("limits.pids", s.limits.pids, PIDS_MIN, PIDS_MAX),
     );
     for (const p of s.smokePaths) {
         args.push(

@@ -325,6 +325,65 @@ describe("blue-green release on a real host (integration)", function () {
         assert.ok(Number((await history(rig, host, s.instance!)).pop()!.pull_s) > 0);
     });
 
+    /** A container's security settings and limits, and its main process's ids and capabilities. */
+    async function hardening(name: string) {
+        const r = await run("docker", [
+            "inspect",
+            "--format",
+            "{{json .HostConfig.CapDrop}}|{{json .HostConfig.CapAdd}}|{{json .HostConfig.SecurityOpt}}|" +
+                "{{.HostConfig.Memory}}|{{.HostConfig.MemorySwap}}|{{.HostConfig.PidsLimit}}|{{.State.Pid}}",
+            name,
+        ]);
+        assert.strictEqual(r.code, 0, r.stderr);
+        const [capDrop, capAdd, securityOpt, memory, swap, pids, pid] = r.stdout.trim().split("|");
+        const proc = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+        const field = (f: string) => new RegExp(`^${f}:\\s+(.*)$`, "m").exec(proc)![1].trim();
+        return {
+            capDrop: JSON.parse(capDrop) as string[] | null,
+            capAdd: ((JSON.parse(capAdd) as string[] | null) ?? []).sort(),
+            securityOpt: JSON.parse(securityOpt) as string[] | null,
+            memory: Number(memory),
+            swap: Number(swap),
+            pids: Number(pids),
+            uid: field("Uid").split(/\s+/)[1],
+            capEff: field("CapEff"),
+            noNewPrivs: field("NoNewPrivs"),
+        };
+    }
+
+    it("app and proxy containers run without capabilities, privilege gain, or unbounded memory and processes", async () => {
+        const s = { ...(await fresh("hardened", 18230)), limits: { memory: "64m", pids: 100 } };
+        await releaseOk(s, "1.0.0");
+        assert.strictEqual(await served(s), "1.0.0", "the test app serves with no capability");
+        const app = await hardening(`${s.instance}-blue`);
+        assert.deepStrictEqual(app.capDrop, ["ALL"]);
+        assert.deepStrictEqual(app.capAdd, []);
+        assert.deepStrictEqual(app.securityOpt, ["no-new-privileges"]);
+        assert.strictEqual(app.memory, 64 * 1024 * 1024);
+        assert.strictEqual(app.swap, 64 * 1024 * 1024, "no swap beyond the memory limit");
+        assert.strictEqual(app.pids, 100);
+        assert.strictEqual(app.capEff, "0000000000000000", "the app process has no capability");
+        assert.strictEqual(app.noNewPrivs, "1");
+
+        const proxy = await hardening(`${s.instance}-proxy`);
+        assert.deepStrictEqual(proxy.capDrop, ["ALL"]);
+        assert.deepStrictEqual(proxy.capAdd, ["CAP_SETGID", "CAP_SETUID"], "no NET_BIND_SERVICE above port 1023");
+        assert.deepStrictEqual(proxy.securityOpt, ["no-new-privileges"]);
+        const uid = (await run("id", ["-u", rig.user])).stdout.trim();
+        assert.strictEqual(proxy.uid, uid, "HAProxy runs as the deploy user once bound");
+        assert.strictEqual(proxy.capEff, "0000000000000000", "and keeps no capability");
+        assert.strictEqual(proxy.noNewPrivs, "1");
+    });
+
+    it("a public port below 1024: the proxy gets NET_BIND_SERVICE to bind it, and nothing more", async () => {
+        const s = { ...(await fresh("lowport", 18240)), publicPort: 981 };
+        await releaseOk(s, "1.0.0");
+        assert.strictEqual((await get(981, "/version")).body, "1.0.0");
+        const proxy = await hardening(`${s.instance}-proxy`);
+        assert.deepStrictEqual(proxy.capAdd, ["CAP_NET_BIND_SERVICE", "CAP_SETGID", "CAP_SETUID"]);
+        assert.strictEqual(proxy.capEff, "0000000000000000", "no capability left once bound");
+    });
+
     it("a wrong host key: SSH refuses the connection, nothing runs", async () => {
         const wrong = { ...host, hostKey: rig.wrongHostKey };
         const marker = "/tmp/bluegreen-wrong-host-key-ran";

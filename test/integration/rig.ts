@@ -20,6 +20,7 @@ import {
     TOOL_PATH,
     TOOL_SOURCE,
 } from "../../components/deploy/release-plan";
+import { DEFAULT_LIMITS } from "../../config";
 
 export interface Rig {
     readonly rigDir: string;
@@ -176,6 +177,7 @@ export function settingsFor(rig: Rig, instance: string, basePort: number): HostR
         smokePaths: ["/health", "/version"],
         keepReleases: 20,
         lockTimeoutSeconds: 0,
+        limits: DEFAULT_LIMITS,
     };
 }
 

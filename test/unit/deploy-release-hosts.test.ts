@@ -27,6 +27,7 @@ const settings = {
     smokePaths: ["/health"],
     keepReleases: 5,
     lockTimeoutSeconds: 0,
+    limits: { memory: "512m", pids: 512 },
 };
 
 /** A status line as `bluegreen status` prints it. */

@@ -34,6 +34,7 @@ const settings: HostReleaseSettings = {
     smokePaths: ["/health", "/version"],
     keepReleases: 20,
     lockTimeoutSeconds: 120,
+    limits: { memory: "256m", pids: 128 },
 };
 const target = { image: "registry.example.com/acme/web-app", version: "1.4.2", digest: digestB };
 const hosts = [
@@ -99,6 +100,7 @@ describe("deploy: release commands as data", () => {
             ...["--blue-port", "18001", "--green-port", "18002", "--proxy-image", "haproxy:2.6"],
             ...["--health-path", "/health", "--health-successes", "3", "--health-interval-ms", "500"],
             ...["--health-timeout", "60", "--lock-timeout", "120", "--keep-releases", "20"],
+            ...["--memory", "256m", "--pids-limit", "128"],
             ...["--smoke-path", "/health", "--smoke-path", "/version"],
         ]);
     });
@@ -123,6 +125,20 @@ describe("deploy: release commands as data", () => {
         ["a proxy image with a space", {}, { proxyImage: "haproxy 2.6" }, /invalid proxyImage/],
         ["a port out of range", {}, { publicPort: 70000 }, /invalid publicPort 70000/],
         ["two equal ports", {}, { bluePort: 80 }, /three different ports/],
+        [
+            "a memory limit without a unit",
+            {},
+            { limits: { memory: "512", pids: 64 } },
+            /invalid limits\.memory/,
+        ],
+        ["a memory limit below Docker's 6m", {}, { limits: { memory: "4m", pids: 64 } }, /at least 6m/],
+        [
+            "a memory limit with a shell command",
+            {},
+            { limits: { memory: "1g;id", pids: 64 } },
+            /limits\.memory/,
+        ],
+        ["a pids limit of 0", {}, { limits: { memory: "1g", pids: 0 } }, /invalid limits\.pids 0/],
         [
             "a fractional health count",
             {},
