@@ -367,7 +367,11 @@ describe("blue-green release on a real host (integration)", function () {
 
         const proxy = await hardening(`${s.instance}-proxy`);
         assert.deepStrictEqual(proxy.capDrop, ["ALL"]);
-        assert.deepStrictEqual(proxy.capAdd, ["CAP_SETGID", "CAP_SETUID"], "no NET_BIND_SERVICE above port 1023");
+        assert.deepStrictEqual(
+            proxy.capAdd,
+            ["CAP_SETGID", "CAP_SETUID"],
+            "no NET_BIND_SERVICE above port 1023",
+        );
         assert.deepStrictEqual(proxy.securityOpt, ["no-new-privileges"]);
         const uid = (await run("id", ["-u", rig.user])).stdout.trim();
         assert.strictEqual(proxy.uid, uid, "HAProxy runs as the deploy user once bound");
