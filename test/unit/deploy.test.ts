@@ -80,6 +80,13 @@ async function declare(
     return { mocks, dep };
 }
 
+/** The lookups a deployment asked the (stand-in) registry for; each tag resolves to digestA. */
+let lookups: string[] = [];
+const registry = async (image: string, tag: string) => {
+    lookups.push(`${image}:${tag}`);
+    return digestA;
+};
+
 const deployment = (extra: Partial<ConstructorParameters<typeof BlueGreenDeployment>[1]> = {}) =>
     new BlueGreenDeployment("production", {
         hosts,
@@ -89,6 +96,7 @@ const deployment = (extra: Partial<ConstructorParameters<typeof BlueGreenDeploym
         version: target.version,
         settings,
         batchSize: 1,
+        resolver: registry,
         ...extra,
     });
 
@@ -319,11 +327,9 @@ describe("deploy: BlueGreenDeployment under mocks", () => {
     });
 
     it("resolves the tag to its digest and releases that digest to all hosts in one command", async () => {
+        lookups = [];
         const { mocks, dep } = await declare(() => deployment());
-        const invoke = mocks.invokes.find(
-            (i) => i.token === "docker:index/getRegistryImage:getRegistryImage",
-        );
-        assert.deepStrictEqual(invoke?.args, { name: "registry.example.com/acme/web-app:1.4.2" });
+        assert.deepStrictEqual(lookups, ["registry.example.com/acme/web-app:1.4.2"]);
         const [release] = mocks.ofType(types.local);
         assert.strictEqual(release.name, "production-release");
         const expected = orchestratorCommand(
@@ -366,21 +372,24 @@ describe("deploy: BlueGreenDeployment under mocks", () => {
         );
     });
 
-    it("uses a configured digest without asking the registry when resolveDigest is false", async () => {
-        const { mocks, dep } = await declare(() => deployment({ resolveDigest: false, digest: digestB }));
-        assert.ok(!mocks.invokes.some((i) => i.token.startsWith("docker:")));
-        assert.strictEqual(await outputPromise(dep.digest), digestB);
-        assert.match(String(mocks.ofType(types.local)[0].inputs.create), new RegExp(`--digest ${digestB} `));
-    });
+    for (const resolveDigest of [false, true]) {
+        it(`releases a given digest as it is, without asking the registry (resolveDigest ${resolveDigest})`, async () => {
+            lookups = [];
+            const { mocks, dep } = await declare(() => deployment({ resolveDigest, digest: digestB }));
+            assert.deepStrictEqual(lookups, [], "the registry was asked although the digest was given");
+            assert.ok(!mocks.invokes.some((i) => i.token.startsWith("docker:")));
+            assert.strictEqual(await outputPromise(dep.digest), digestB);
+            assert.match(
+                String(mocks.ofType(types.local)[0].inputs.create),
+                new RegExp(`--digest ${digestB} `),
+            );
+        });
+    }
 
-    it("refuses a configured digest that disagrees with the registry", async () => {
-        const mocks = new ReleaseMocks();
-        await pulumi.runtime.setMocks(mocks, "cicd-pipeline", "test", false);
-        const dep = deployment({ digest: digestB });
-        await assert.rejects(
-            outputPromise(dep.digest),
-            /digest sha256:efef.* from config does not match the registry/,
-        );
+    it("fails when the registry's answer is not a digest", async () => {
+        await pulumi.runtime.setMocks(new ReleaseMocks(), "cicd-pipeline", "test", false);
+        const dep = deployment({ resolver: async () => "sha256:not-hex" });
+        await assert.rejects(outputPromise(dep.digest), /invalid digest "sha256:not-hex"/);
     });
 
     it("reports no live versions where the release command printed nothing (nothing ran)", async () => {
