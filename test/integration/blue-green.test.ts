@@ -10,8 +10,8 @@ import {
     get,
     history,
     inspect,
+    asHostUser,
     installTool,
-    onHost,
     removeInstances,
     requireRig,
     resetInstance,
@@ -237,10 +237,10 @@ describe("blue-green release on a real host (integration)", function () {
         await releaseOk(s, "1.0.0");
         const pending = release(s, target(rig, "5.0.0-slow"));
         await sleep(2500);
-        const holder = await onHost(rig, host, `cat .local/state/bluegreen/${s.instance}/lock.holder`);
+        const holder = await asHostUser(rig, `cat .local/state/bluegreen/${s.instance}/lock.holder`);
         const pid = Number(/^pid (\d+)/.exec(holder.stdout)?.[1]);
         assert.ok(pid > 0, holder.stdout);
-        await onHost(rig, host, `kill -KILL ${pid}`);
+        process.kill(pid, "SIGKILL");
         await pending;
         assert.strictEqual(await served(s), "1.0.0", "the old colour still serves");
         const again = await release(s, target(rig, "2.0.0"));

@@ -6,6 +6,7 @@ import { BlueGreenDeployment, hostReleaseSettings } from "../../components/deplo
 import {
     checkDigest,
     commandLine,
+    gateCommand,
     HostReleaseSettings,
     installCommand,
     ORCHESTRATOR_SOURCE,
@@ -209,24 +210,20 @@ describe("deploy: release commands as data", () => {
         assert.ok(!line.includes(process.cwd()));
     });
 
-    it("installs the tool, then claims the instance for the resource that installed it", () => {
+    it("installs the tool through the host's gate, then claims the instance for the resource that installed it", () => {
         assert.strictEqual(
             installCommand({ instance: "web", owner: "production-web-1.example.com-22" }),
-            "set -e; mkdir -p .local/bin; cat > .local/bin/bluegreen.new; chmod 755 .local/bin/bluegreen.new; " +
-                "mv -f .local/bin/bluegreen.new .local/bin/bluegreen; .local/bin/bluegreen help > /dev/null; " +
-                ".local/bin/bluegreen claim --instance web --owner production-web-1.example.com-22 > /dev/null; " +
-                "sha256sum .local/bin/bluegreen | cut -d' ' -f1",
+            "bluegreen install --instance web --owner production-web-1.example.com-22",
         );
+        assert.strictEqual(installCommand(), "bluegreen install");
         assert.throws(() => installCommand({ owner: "a b;rm" }), /invalid owner/);
     });
 
-    it("installs the tool atomically into the deploy user's home and prints its digest", () => {
-        assert.strictEqual(
-            installCommand(),
-            "set -e; mkdir -p .local/bin; cat > .local/bin/bluegreen.new; chmod 755 .local/bin/bluegreen.new; " +
-                "mv -f .local/bin/bluegreen.new .local/bin/bluegreen; .local/bin/bluegreen help > /dev/null; " +
-                "sha256sum .local/bin/bluegreen | cut -d' ' -f1",
-        );
+    it("sends the gate plain words only: nothing a shell would read", () => {
+        assert.strictEqual(gateCommand(["status", "--instance", "web"]), "bluegreen status --instance web");
+        for (const word of ["a b", "x;id", "$(id)", "it's", "", "a\nb"]) {
+            assert.throws(() => gateCommand(["status", "--instance", word]), /invalid word/, word);
+        }
     });
 
     it("reads the orchestrator's summary from the last JSON line of its output", () => {
@@ -421,17 +418,12 @@ describe("deploy: BlueGreenDeployment under mocks", () => {
                 install.inputs.delete,
                 uninstallCommand({ instance: "web", lockTimeoutSeconds: 45, owner }),
             );
-            assert.match(
+            assert.strictEqual(
                 String(install.inputs.delete),
-                new RegExp(
-                    `^if \\[ -x \\.local/bin/bluegreen \\]; then \\.local/bin/bluegreen uninstall --instance web --lock-timeout 45 --owner ${owner.replace(/\./g, "\\.")} --remove-tool; `,
-                ),
+                `bluegreen uninstall --instance web --lock-timeout 45 --owner ${owner} --remove-tool`,
             );
             // Only the resource that claimed the instance last may uninstall it.
-            assert.match(
-                String(install.inputs.create),
-                new RegExp(`claim --instance web --owner ${owner.replace(/\./g, "\\.")} `),
-            );
+            assert.strictEqual(install.inputs.create, `bluegreen install --instance web --owner ${owner}`);
             // A replacement would run the old install's delete, uninstalling the app: never replaced.
             assert.strictEqual(install.inputs.triggers, undefined);
         }
