@@ -12,6 +12,7 @@ import {
     inspect,
     asHostUser,
     installTool,
+    onHost,
     removeInstances,
     requireRig,
     resetInstance,
@@ -24,10 +25,12 @@ import {
     target,
 } from "./rig";
 import {
+    commandLine,
     HostReleaseSettings,
     HostTarget,
     releaseArgs,
     ReleaseTarget,
+    TOOL_PATH,
 } from "../../components/deploy/release-plan";
 
 const PREFIX = "bgit";
@@ -280,7 +283,7 @@ describe("blue-green release on a real host (integration)", function () {
         assert.strictEqual(await served(s), "1.0.0");
     });
 
-    it("injection attempts are rejected before anything runs (exit 2, nothing changed)", async () => {
+    it("injection attempts are refused by the gate and by the tool before anything runs (nothing changed)", async () => {
         const s = await fresh("inject", 18210);
         await releaseOk(s, "1.0.0");
         const t = target(rig, "2.0.0");
@@ -289,7 +292,8 @@ describe("blue-green release on a real host (integration)", function () {
             () => releaseArgs({ ...t, version: "1.0;rm -rf /" }, s),
             /invalid version "1\.0;rm -rf \/"/,
         );
-        // And the tool, given one anyway (quoted as one argument), rejects it.
+        // The host's gate refuses such a command line (sent shell-quoted); and the tool itself, given
+        // one anyway as one argument (by the host's admin, not the key), rejects it.
         for (const [opt, value] of [
             ["--version", "1.0;rm -rf /"],
             ["--version", "$(touch /tmp/pwned)"],
@@ -298,10 +302,14 @@ describe("blue-green release on a real host (integration)", function () {
         ]) {
             const argv = releaseArgs(t, s);
             argv[argv.indexOf(opt) + 1] = value;
-            const r = await bluegreen(rig, host, argv);
+            const viaKey = await onHost(rig, host, commandLine(["bluegreen", ...argv]));
+            assert.strictEqual(viaKey.code, 11, `${opt} ${value}: ${viaKey.stderr}`);
+            assert.match(viaKey.stderr, /bluegreen-gate: refused: .* is not a bluegreen command/);
+            const r = await asHostUser(rig, commandLine([TOOL_PATH, ...argv]));
             assert.strictEqual(r.code, 2, `${opt} ${value}: ${r.stderr}`);
             assert.match(r.stderr, new RegExp(`invalid ${opt.slice(2)} `));
         }
+        assert.ok(!fs.existsSync("/tmp/pwned"));
         assert.strictEqual((await history(rig, host, s.instance!)).length, 1, "no release was attempted");
         assert.strictEqual(await served(s), "1.0.0");
     });
