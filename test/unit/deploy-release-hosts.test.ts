@@ -51,7 +51,7 @@ function releaseHosts(statusOf: Record<string, string>) {
 set -euo pipefail
 args=("$@")
 n=\${#args[@]}
-cmd="$(printf '%s' "\${args[n-1]}" | tr -d "'")"
+cmd="\${args[n-1]}"
 address="\${args[n-3]}"
 printf '%s %s\\n' "$address" "$cmd" >> ${JSON.stringify(calls)}
 case "$cmd" in
@@ -97,6 +97,12 @@ describe("deploy: release-hosts reads back what hosts report, and trusts none of
         });
         assert.strictEqual(r.code, 0, r.stderr);
         assert.strictEqual(releases(r.calls).length, 2);
+        // Plain words, as the hosts' gate takes them.
+        assert.strictEqual(r.calls[0], "10.0.0.1 bluegreen status");
+        assert.match(
+            r.calls[2],
+            /^10\.0\.0\.1 bluegreen release --image docker\.io\/acme\/web-app --version 2\.0\.0 --digest sha256:b{64} --public-port 80 /,
+        );
         assert.deepStrictEqual(JSON.parse(r.stdout.trim().split("\n").pop()!), {
             version: "2.0.0",
             digest: digestB,
