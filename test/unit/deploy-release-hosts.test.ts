@@ -55,7 +55,12 @@ cmd="\${args[n-1]}"
 address="\${args[n-3]}"
 printf '%s %s\\n' "$address" "$cmd" >> ${JSON.stringify(calls)}
 case "$cmd" in
-    *" status"*) cat ${JSON.stringify(dir)}/status-"$address" ;;
+    *" status"*)
+        if [[ "$(cat ${JSON.stringify(dir)}/status-"$address")" == NO-GATE ]]; then
+            echo "bash: line 1: bluegreen: command not found" >&2
+            exit 127
+        fi
+        cat ${JSON.stringify(dir)}/status-"$address" ;;
     *" release "*)
         read -r -a w <<<"$cmd"
         for ((i = 0; i < \${#w[@]}; i++)); do
@@ -90,6 +95,16 @@ esac
 const releases = (calls: string[]) => calls.filter((c) => / release /.test(c));
 
 describe("deploy: release-hosts reads back what hosts report, and trusts none of it", () => {
+    it("a host whose key is not restricted to the gate (a shell answers): names the setup, changes nothing", () => {
+        const r = releaseHosts({ "10.0.0.1": statusLine("1.0.0", digestA), "10.0.0.2": "NO-GATE" });
+        assert.strictEqual(r.code, 9, r.stderr);
+        assert.match(
+            r.stderr,
+            /cannot check web-2 .*command not found.*not set up for the deploy key.*scripts\/host-setup\.sh/,
+        );
+        assert.deepStrictEqual(releases(r.calls), []);
+    });
+
     it("releases every host when their status lines are well-formed (the stand-in is faithful)", () => {
         const r = releaseHosts({
             "10.0.0.1": statusLine("1.0.0", digestA),
