@@ -17,6 +17,7 @@ import {
     repositoryRoles,
     repositoryVisibilities,
 } from "./components/repository/github-plan";
+import { PIDS_MAX, PIDS_MIN } from "./components/deploy/release-plan";
 
 // ---------------------------------------------------------------------------------------------------
 // Patterns. Anything that may reach a shell on a host is matched against a strict pattern here.
@@ -43,6 +44,7 @@ const {
     proxyImage,
     instance,
     address: bindAddress,
+    memory,
 } = hostPatterns;
 /** A relative path inside the app repository. */
 const relativePath = /^(?![/-])(?!.*\.\.)[A-Za-z0-9._/-]+$/;
@@ -60,6 +62,18 @@ function refPatternBalanced(pattern: string): boolean {
     }
     return !open;
 }
+
+/**
+ * The proxy image every host runs unless deploy.proxyImage names another: the official HAProxy 2.6
+ * image (2.6.34), pinned by the digest of its multi-platform index, so that whoever can push to
+ * the haproxy repository cannot change what runs in front of the app. The digest is the one
+ * docker-library/repo-info records for haproxy:2.6 (repos/haproxy/remote/2.6.md). To move to a
+ * newer build: docker buildx imagetools inspect haproxy:2.6, and take its "Digest:".
+ */
+export const DEFAULT_PROXY_IMAGE =
+    "haproxy:2.6@sha256:27d5ea8c22a63b2f072974b3d15e34816ee7f19fa68d13e37ec1d69e2a5df8d1";
+/** Limits of each app container unless deploy.limits says otherwise. */
+export const DEFAULT_LIMITS = { memory: "512m", pids: 512 } as const;
 
 const port = z.number().int().min(1).max(65535);
 const positive = z.number().int().min(1);
@@ -219,9 +233,31 @@ const deploySchema = z
         proxyImage: z
             .string()
             .regex(proxyImage, {
-                error: "must be an image reference such as haproxy:2.6",
+                error: `must be an image reference pinned by digest, such as ${DEFAULT_PROXY_IMAGE}`,
             })
-            .default("haproxy:2.6"),
+            .default(DEFAULT_PROXY_IMAGE),
+        /** Accept a proxyImage without @sha256: digest (its tag can be moved under the hosts). */
+        allowUnpinnedProxyImage: z
+            .boolean({ error: "must be true or false: whether proxyImage may be a tag without a digest" })
+            .default(false),
+        /** Limits of each app container. */
+        limits: z
+            .strictObject({
+                memory: z
+                    .string()
+                    .regex(memory, { error: "must be a size in megabytes or gigabytes, such as 512m or 2g" })
+                    .refine((m) => !m.endsWith("m") || Number(m.slice(0, -1)) >= 6, {
+                        error: "must be at least 6m (Docker's minimum)",
+                    })
+                    .default(DEFAULT_LIMITS.memory),
+                pids: z
+                    .number({ error: `must be a whole number of processes, ${PIDS_MIN} to ${PIDS_MAX}` })
+                    .int({ error: `must be a whole number of processes, ${PIDS_MIN} to ${PIDS_MAX}` })
+                    .min(PIDS_MIN, { error: `must be at least ${PIDS_MIN}` })
+                    .max(PIDS_MAX, { error: `must be at most ${PIDS_MAX}` })
+                    .default(DEFAULT_LIMITS.pids),
+            })
+            .prefault({}),
         health: z
             .strictObject({
                 path: z
@@ -264,7 +300,19 @@ const deploySchema = z
     .refine((d) => new Set([d.publicPort, d.bluePort, d.greenPort]).size === 3, {
         error: "publicPort, bluePort and greenPort must be three different ports",
         path: ["publicPort"],
+    })
+    .refine((d) => d.allowUnpinnedProxyImage || proxyImagePinned(d.proxyImage), {
+        error:
+            "is not pinned by digest: whoever can move its tag changes what runs in front of the app. " +
+            "Fix: append its digest (docker buildx imagetools inspect IMAGE, the Digest: line), as in " +
+            `${DEFAULT_PROXY_IMAGE}, or set deploy.allowUnpinnedProxyImage: true`,
+        path: ["proxyImage"],
     });
+
+/** Whether a proxy image reference names its digest. */
+export function proxyImagePinned(reference: string): boolean {
+    return /@sha256:[a-f0-9]{64}$/.test(reference);
+}
 
 const workflowsSchema = z
     .strictObject({

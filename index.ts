@@ -5,7 +5,7 @@
  */
 import * as github from "@pulumi/github";
 import * as pulumi from "@pulumi/pulumi";
-import { loadConfig, PipelineConfig } from "./config";
+import { loadConfig, PipelineConfig, proxyImagePinned } from "./config";
 import { BlueGreenDeployment, hostReleaseSettings } from "./components/deploy/blue-green-deployment";
 import { BranchRules, rulesetName } from "./components/repository/branch-rules";
 import { DeploymentEnvironment } from "./components/repository/deployment-environment";
@@ -224,6 +224,13 @@ async function releaseToServe(config: PipelineConfig): Promise<{ version?: strin
 
 /** Blue-green releases of the version to serve on the stack's hosts, once there is one. */
 async function declareDeployment(config: PipelineConfig, deploy: Deploy) {
+    if (!proxyImagePinned(deploy.proxyImage)) {
+        // Allowed only by deploy.allowUnpinnedProxyImage; said on every preview and update.
+        pulumi.log.warn(
+            `deploy.proxyImage ${deploy.proxyImage} is not pinned by digest: whoever can move that tag ` +
+                `changes the proxy in front of the app on every host. Pin it: ${deploy.proxyImage}@sha256:<digest>`,
+        );
+    }
     const release = await releaseToServe(config);
     if (!release.version) {
         pulumi.log.info("no version configured and none released yet: nothing to release to the hosts");

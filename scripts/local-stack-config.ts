@@ -6,7 +6,8 @@
  *   ts-node scripts/local-stack-config.ts --committed Pulumi.local.yaml --rig RIG.json --out FILE
  *
  * From the committed file: everything it sets. From the rig: each host's pinned host key (matched by
- * address and port). Kept from an earlier copy: the values only this machine has (the deploy key
+ * address and port) and the digest of the proxy image it built (its repository must be the one the
+ * committed deploy.proxyImage names). Kept from an earlier copy: the values only this machine has (the deploy key
  * secret, version, digest) and the encryption salt their secrets are encrypted with.
  */
 import * as fs from "fs";
@@ -20,6 +21,8 @@ export const MACHINE_KEYS = ["deploySshKey", "version", "digest"].map((k) => `${
 /** The part of the rig's description (rig.json) that is needed here. */
 export interface RigHosts {
     readonly hosts: readonly { address: string; port: number; hostKey: string }[];
+    /** The rig's proxy image, REPOSITORY@sha256:HEX. */
+    readonly proxyImage: string;
 }
 
 interface StackFile {
@@ -35,10 +38,21 @@ export function machineStackFile(committed: string, rig: RigHosts, earlier?: str
     const config = { ...(file.config ?? {}) };
 
     const deployKey = `${PROJECT}:deploy`;
-    const deploy = config[deployKey] as { hosts?: { address: string; port?: number; hostKey: string }[] };
+    const deploy = config[deployKey] as {
+        hosts?: { address: string; port?: number; hostKey: string }[];
+        proxyImage?: string;
+    };
     if (!deploy?.hosts?.length) throw new Error(`the committed stack file has no ${deployKey}.hosts`);
+    const [rigProxy, rigProxyDigest] = rig.proxyImage.split("@");
+    const proxyName = (deploy.proxyImage ?? "").split("@")[0];
+    if (proxyName !== rigProxy && !proxyName.startsWith(`${rigProxy}:`)) {
+        throw new Error(
+            `the committed ${deployKey}.proxyImage (${deploy.proxyImage}) is not the rig's proxy image ${rigProxy}`,
+        );
+    }
     config[deployKey] = {
         ...deploy,
+        proxyImage: `${proxyName}@${rigProxyDigest}`,
         hosts: deploy.hosts.map((h) => {
             const port = h.port ?? 22;
             const found = rig.hosts.find((r) => r.address === h.address && r.port === port);

@@ -1,8 +1,8 @@
 import * as command from "@pulumi/command";
-import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
 import { DeployHost } from "./deploy-host";
+import { resolveDigest } from "./registry";
 import {
     checkDigest,
     HostReleaseSettings,
@@ -26,13 +26,15 @@ export interface BlueGreenDeploymentArgs {
     readonly image: string;
     /** The version (image tag) to serve. */
     readonly version: string;
-    /** The digest of image:version. Default: resolved from the registry (needs resolveDigest). */
-    readonly digest?: pulumi.Input<string>;
     /**
-     * Whether to resolve image:version to its digest in the registry; when a digest is also given,
-     * the two must agree. Default: true.
+     * The digest of image:version, such as the CD workflow built and pushed. When given it is
+     * released as it is: the registry is not asked again, so a tag moved since cannot change it.
      */
+    readonly digest?: pulumi.Input<string>;
+    /** Whether to look up image:version's digest in the registry when no digest is given. Default: true. */
     readonly resolveDigest?: boolean;
+    /** How a digest is looked up. Default: the registry's HTTP API (registry.ts, resolveDigest). */
+    readonly resolver?: (image: string, tag: string) => Promise<string>;
     /** How each host runs the app: ports, proxy image, health gate, smoke paths, lock wait. */
     readonly settings: HostReleaseSettings;
     /** Hosts released at once; a batch starts when the previous one succeeded. Default: 1. */
@@ -72,23 +74,11 @@ export class BlueGreenDeployment extends pulumi.ComponentResource {
         plan(`sha256:${"0".repeat(64)}`);
 
         let digest: pulumi.Output<string>;
-        if (resolve) {
-            const resolved = docker.getRegistryImageOutput(
-                { name: reference },
-                { parent: this },
-            ).sha256Digest;
-            digest = pulumi.all([resolved, args.digest]).apply(([found, pinned]) => {
-                checkDigest(found);
-                if (pinned !== undefined && pinned !== found) {
-                    throw new Error(
-                        `digest ${pinned} from config does not match the registry's ${reference} (${found}); ` +
-                            `fix the digest, or remove it and let it be resolved`,
-                    );
-                }
-                return found;
-            });
-        } else if (args.digest !== undefined) {
+        if (args.digest !== undefined) {
             digest = pulumi.output(args.digest).apply(checkDigest);
+        } else if (resolve) {
+            const resolver = args.resolver ?? ((image: string, tag: string) => resolveDigest(image, tag));
+            digest = pulumi.output(resolver(args.image, args.version).then(checkDigest));
         } else {
             throw new Error(`${name}: no digest for ${reference}: give one, or set resolveDigest`);
         }
@@ -156,7 +146,7 @@ export function hostReleaseSettings(
     },
 ): HostReleaseSettings {
     const { publicPort, appPort, bluePort, greenPort, proxyImage, health, smokePaths } = deploy;
-    const { keepReleases, lockTimeoutSeconds, instance, bind } = deploy;
+    const { keepReleases, lockTimeoutSeconds, limits, instance, bind } = deploy;
     return {
         publicPort,
         appPort,
@@ -167,6 +157,7 @@ export function hostReleaseSettings(
         smokePaths,
         keepReleases,
         lockTimeoutSeconds,
+        limits: { memory: limits.memory, pids: limits.pids },
         ...(instance !== undefined && { instance }),
         ...(bind !== undefined && { bind }),
     };

@@ -19,7 +19,9 @@ export interface DeployHostArgs {
 
 /**
  * One target host: installs the release tool (`bluegreen`) in the deploy user's home over SSH,
- * with the host key pinned. Re-installs only when the tool changes. Deleting it (`pulumi destroy`,
+ * with the host key pinned, through the host's gate (the deploy key's forced command, set up once by
+ * the host's admin with scripts/host-setup.sh), which accepts only a tool whose sha256 the admin
+ * pinned. Re-installs only when the tool changes. Deleting it (`pulumi destroy`,
  * or the host leaving the stack) uninstalls the stack's instance from the host: its containers,
  * proxy, network, images and state, and the tool unless another instance still uses it.
  */

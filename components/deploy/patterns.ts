@@ -11,6 +11,8 @@ export const hostPatterns = {
     digest: /^sha256:[a-f0-9]{64}$/,
     /** The proxy's image reference, optionally pinned by digest. */
     proxyImage: /^[a-z0-9][a-z0-9._/:-]*(?:@sha256:[a-f0-9]{64})?$/,
+    /** A container memory limit in megabytes or gigabytes (docker run --memory). */
+    memory: /^[1-9][0-9]{0,5}[mg]$/,
     /** An absolute URL path. */
     urlPath: /^\/[A-Za-z0-9._~/-]*$/,
     /** The name of one app instance on a host: its containers, network, lock and state. */

@@ -12,6 +12,13 @@ import { hostPatterns } from "./patterns";
 
 /** Where the host tool is installed, relative to the deploy user's home directory. */
 export const TOOL_PATH = ".local/bin/bluegreen";
+/**
+ * What the deploy key asks a host to run: `bluegreen <subcommand> <options>`, plain words. The host's
+ * gate (host/bluegreen-gate, the key's forced command) checks them and runs the installed tool.
+ */
+export const TOOL_COMMAND = "bluegreen";
+/** The gate's source, which a host's admin installs once (scripts/host-setup.sh). */
+export const GATE_SOURCE = path.join(__dirname, "host", "bluegreen-gate");
 /** The host tool's source. */
 export const TOOL_SOURCE = path.join(__dirname, "host", "bluegreen");
 /** The orchestrator's source. */
@@ -32,6 +39,19 @@ function checkInt(what: string, value: number, min: number, max: number): string
         throw new Error(`invalid ${what} ${value}: must be a whole number from ${min} to ${max}`);
     }
     return String(value);
+}
+
+/** Bounds of an app container's pids limit (the tool checks the same). */
+export const PIDS_MIN = 16;
+export const PIDS_MAX = 65536;
+
+/** Checks a memory limit: a size in m or g, at least Docker's minimum of 6m. */
+export function checkMemory(memory: string): string {
+    check("limits.memory", memory, patterns.memory, "must be a size such as 512m or 2g");
+    if (memory.endsWith("m") && Number(memory.slice(0, -1)) < 6) {
+        throw new Error(`invalid limits.memory ${JSON.stringify(memory)}: Docker needs at least 6m`);
+    }
+    return memory;
 }
 
 /** Checks a digest, as resolved from a registry or given in config. */
@@ -59,6 +79,8 @@ export interface HostReleaseSettings {
     readonly keepReleases: number;
     /** Seconds to wait for another release's lock before failing. */
     readonly lockTimeoutSeconds: number;
+    /** Limits of each app container: memory ("512m", "2g"; no swap beyond it) and processes. */
+    readonly limits: { readonly memory: string; readonly pids: number };
     /** Names the containers, network and state directory on the host. Default: app. */
     readonly instance?: string;
     /** Address the proxy listens on. Default: 0.0.0.0. */
@@ -121,6 +143,10 @@ export function toolOptions(s: HostReleaseSettings): string[] {
         checkInt("lockTimeoutSeconds", s.lockTimeoutSeconds, 0, 86400),
         "--keep-releases",
         checkInt("keepReleases", s.keepReleases, 1, 100),
+        "--memory",
+        checkMemory(s.limits.memory),
+        "--pids-limit",
+        checkInt("limits.pids", s.limits.pids, PIDS_MIN, PIDS_MAX),
     );
     for (const p of s.smokePaths) {
         args.push(
@@ -198,23 +224,28 @@ export function commandLine(argv: readonly string[]): string {
 }
 
 /**
- * Installs the tool from stdin at TOOL_PATH atomically (a release running meanwhile keeps the
- * old file), checks the host can run releases, and prints the installed file's digest.
+ * The words a host's gate takes: no shell reads them, so each must be a plain word the gate accepts
+ * (letters, digits and . _ / : @ = + -), which every checked value is.
+ */
+export function gateCommand(argv: readonly string[]): string {
+    for (const word of argv) {
+        if (!/^[A-Za-z0-9._/:@=+-]+$/.test(word)) {
+            throw new Error(
+                `invalid word ${JSON.stringify(word)} for the host's gate: letters, digits, . _ / : @ = + - only`,
+            );
+        }
+    }
+    return [TOOL_COMMAND, ...argv].join(" ");
+}
+
+/**
+ * Installs the tool given on stdin, through the gate (`bluegreen install`): the gate takes it only
+ * if its sha256 is one the host's admin pinned, replaces the installed file atomically (a release
+ * running meanwhile keeps the old file), records the owner of the instance, and prints the sha256.
  */
 export function installCommand(options: { instance?: string; owner?: string } = {}): string {
-    const dir = path.posix.dirname(TOOL_PATH);
-    const claim =
-        options.owner === undefined ? [] : [`${commandLine([TOOL_PATH, ...claimArgs(options)])} > /dev/null`];
-    return [
-        "set -e",
-        `mkdir -p ${dir}`,
-        `cat > ${TOOL_PATH}.new`,
-        `chmod 755 ${TOOL_PATH}.new`,
-        `mv -f ${TOOL_PATH}.new ${TOOL_PATH}`,
-        `${TOOL_PATH} help > /dev/null`,
-        ...claim,
-        `sha256sum ${TOOL_PATH} | cut -d' ' -f1`,
-    ].join("; ");
+    const claim = options.owner === undefined ? [] : claimArgs(options).slice(1);
+    return gateCommand(["install", ...claim]);
 }
 
 /** Names the resource that owns an instance on a host: `bluegreen claim`'s and uninstall's --owner. */
@@ -238,9 +269,9 @@ function claimArgs(options: { instance?: string; owner?: string }): string[] {
 /**
  * Removes one instance of the app from a host (`bluegreen uninstall`: its containers, network,
  * released images and state), and the tool itself when no other instance keeps state there.
- * Nothing to do where the tool is not installed, nor where another resource has claimed the
- * instance since (`owner`): a host renamed in config is claimed under its new name before the old
- * name's delete runs.
+ * Nothing to do where the tool is not installed (the gate says so), nor where another resource has
+ * claimed the instance since (`owner`): a host renamed in config is claimed under its new name
+ * before the old name's delete runs.
  */
 export function uninstallCommand(
     options: { instance?: string; lockTimeoutSeconds?: number; owner?: string } = {},
@@ -251,10 +282,7 @@ export function uninstallCommand(
         args.push("--owner", check("owner", options.owner, ownerPattern, "letters, digits, . _ - only"));
     }
     args.push("--remove-tool");
-    return (
-        `if [ -x ${TOOL_PATH} ]; then ${commandLine([TOOL_PATH, ...args])}; ` +
-        `else echo "bluegreen is not installed here: nothing to uninstall" >&2; fi`
-    );
+    return gateCommand(args);
 }
 
 /**

@@ -1,4 +1,5 @@
 import { PipelineConfig } from "../../config";
+import { parseImageRepository } from "../deploy/registry";
 
 /** What the workflows need to know, taken from the owning stack's validated config. */
 export interface WorkflowSettings {
@@ -48,13 +49,10 @@ export const deployStacks = { staging: "staging", production: "production" } as 
 /** Node.js major version for the Pulumi program: 20 reached end of life on 2026-04-30. */
 export const nodeVersion = "24";
 
-/** The registry host of an image repository, or undefined when it is Docker Hub. */
+/** The registry host of an image repository, or undefined when it is Docker Hub (docker login's default). */
 export function registryOf(image: string): string | undefined {
-    const first = image.split("/")[0];
-    const isHost =
-        image.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost");
-    if (!isHost) return undefined;
-    return first === "docker.io" || first === "index.docker.io" ? undefined : first;
+    const repository = parseImageRepository(image);
+    return repository.dockerHub ? undefined : repository.registry;
 }
 
 /**

@@ -16,7 +16,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { ensureRig, get, onHost, Rig, run, Result } from "../integration/rig";
+import { asHostUser, ensureRig, get, Rig, run, Result } from "../integration/rig";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const PORT = 18610; // the proxy's port in the copy's Pulumi.local.yaml
@@ -278,7 +278,7 @@ describe("the local stack through the real Pulumi engine (e2e)", function () {
         assert.strictEqual(r.code, 0, r.stderr + r.stdout);
         assert.strictEqual(await instanceContainers(), "");
         assert.notStrictEqual((await run("docker", ["network", "inspect", `${INSTANCE}-net`])).code, 0);
-        const state = await onHost(rig, rig.hosts[0], `test ! -e .local/state/bluegreen/${INSTANCE}`);
+        const state = await asHostUser(rig, `test ! -e .local/state/bluegreen/${INSTANCE}`);
         assert.strictEqual(state.code, 0, "the instance's state directory is still on the host");
         await assert.rejects(get(PORT, "/version"), /ECONNREFUSED/);
     });

@@ -10,6 +10,7 @@ import {
     get,
     history,
     inspect,
+    asHostUser,
     installTool,
     onHost,
     removeInstances,
@@ -24,10 +25,12 @@ import {
     target,
 } from "./rig";
 import {
+    commandLine,
     HostReleaseSettings,
     HostTarget,
     releaseArgs,
     ReleaseTarget,
+    TOOL_PATH,
 } from "../../components/deploy/release-plan";
 
 const PREFIX = "bgit";
@@ -237,10 +240,10 @@ describe("blue-green release on a real host (integration)", function () {
         await releaseOk(s, "1.0.0");
         const pending = release(s, target(rig, "5.0.0-slow"));
         await sleep(2500);
-        const holder = await onHost(rig, host, `cat .local/state/bluegreen/${s.instance}/lock.holder`);
+        const holder = await asHostUser(rig, `cat .local/state/bluegreen/${s.instance}/lock.holder`);
         const pid = Number(/^pid (\d+)/.exec(holder.stdout)?.[1]);
         assert.ok(pid > 0, holder.stdout);
-        await onHost(rig, host, `kill -KILL ${pid}`);
+        process.kill(pid, "SIGKILL");
         await pending;
         assert.strictEqual(await served(s), "1.0.0", "the old colour still serves");
         const again = await release(s, target(rig, "2.0.0"));
@@ -280,7 +283,7 @@ describe("blue-green release on a real host (integration)", function () {
         assert.strictEqual(await served(s), "1.0.0");
     });
 
-    it("injection attempts are rejected before anything runs (exit 2, nothing changed)", async () => {
+    it("injection attempts are refused by the gate and by the tool before anything runs (nothing changed)", async () => {
         const s = await fresh("inject", 18210);
         await releaseOk(s, "1.0.0");
         const t = target(rig, "2.0.0");
@@ -289,7 +292,8 @@ describe("blue-green release on a real host (integration)", function () {
             () => releaseArgs({ ...t, version: "1.0;rm -rf /" }, s),
             /invalid version "1\.0;rm -rf \/"/,
         );
-        // And the tool, given one anyway (quoted as one argument), rejects it.
+        // The host's gate refuses such a command line (sent shell-quoted); and the tool itself, given
+        // one anyway as one argument (by the host's admin, not the key), rejects it.
         for (const [opt, value] of [
             ["--version", "1.0;rm -rf /"],
             ["--version", "$(touch /tmp/pwned)"],
@@ -298,10 +302,14 @@ describe("blue-green release on a real host (integration)", function () {
         ]) {
             const argv = releaseArgs(t, s);
             argv[argv.indexOf(opt) + 1] = value;
-            const r = await bluegreen(rig, host, argv);
+            const viaKey = await onHost(rig, host, commandLine(["bluegreen", ...argv]));
+            assert.strictEqual(viaKey.code, 11, `${opt} ${value}: ${viaKey.stderr}`);
+            assert.match(viaKey.stderr, /bluegreen-gate: refused: .* is not a bluegreen command/);
+            const r = await asHostUser(rig, commandLine([TOOL_PATH, ...argv]));
             assert.strictEqual(r.code, 2, `${opt} ${value}: ${r.stderr}`);
             assert.match(r.stderr, new RegExp(`invalid ${opt.slice(2)} `));
         }
+        assert.ok(!fs.existsSync("/tmp/pwned"));
         assert.strictEqual((await history(rig, host, s.instance!)).length, 1, "no release was attempted");
         assert.strictEqual(await served(s), "1.0.0");
     });
@@ -323,6 +331,69 @@ describe("blue-green release on a real host (integration)", function () {
         // A pruned version is pulled again by digest when released.
         await releaseOk(s, "1.0.0");
         assert.ok(Number((await history(rig, host, s.instance!)).pop()!.pull_s) > 0);
+    });
+
+    /** A container's security settings and limits, and its main process's ids and capabilities. */
+    async function hardening(name: string) {
+        const r = await run("docker", [
+            "inspect",
+            "--format",
+            "{{json .HostConfig.CapDrop}}|{{json .HostConfig.CapAdd}}|{{json .HostConfig.SecurityOpt}}|" +
+                "{{.HostConfig.Memory}}|{{.HostConfig.MemorySwap}}|{{.HostConfig.PidsLimit}}|{{.State.Pid}}",
+            name,
+        ]);
+        assert.strictEqual(r.code, 0, r.stderr);
+        const [capDrop, capAdd, securityOpt, memory, swap, pids, pid] = r.stdout.trim().split("|");
+        const proc = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+        const field = (f: string) => new RegExp(`^${f}:\\s+(.*)$`, "m").exec(proc)![1].trim();
+        return {
+            capDrop: JSON.parse(capDrop) as string[] | null,
+            capAdd: ((JSON.parse(capAdd) as string[] | null) ?? []).sort(),
+            securityOpt: JSON.parse(securityOpt) as string[] | null,
+            memory: Number(memory),
+            swap: Number(swap),
+            pids: Number(pids),
+            uid: field("Uid").split(/\s+/)[1],
+            capEff: field("CapEff"),
+            noNewPrivs: field("NoNewPrivs"),
+        };
+    }
+
+    it("app and proxy containers run without capabilities, privilege gain, or unbounded memory and processes", async () => {
+        const s = { ...(await fresh("hardened", 18230)), limits: { memory: "64m", pids: 100 } };
+        await releaseOk(s, "1.0.0");
+        assert.strictEqual(await served(s), "1.0.0", "the test app serves with no capability");
+        const app = await hardening(`${s.instance}-blue`);
+        assert.deepStrictEqual(app.capDrop, ["ALL"]);
+        assert.deepStrictEqual(app.capAdd, []);
+        assert.deepStrictEqual(app.securityOpt, ["no-new-privileges"]);
+        assert.strictEqual(app.memory, 64 * 1024 * 1024);
+        assert.strictEqual(app.swap, 64 * 1024 * 1024, "no swap beyond the memory limit");
+        assert.strictEqual(app.pids, 100);
+        assert.strictEqual(app.capEff, "0000000000000000", "the app process has no capability");
+        assert.strictEqual(app.noNewPrivs, "1");
+
+        const proxy = await hardening(`${s.instance}-proxy`);
+        assert.deepStrictEqual(proxy.capDrop, ["ALL"]);
+        assert.deepStrictEqual(
+            proxy.capAdd,
+            ["CAP_SETGID", "CAP_SETUID"],
+            "no NET_BIND_SERVICE above port 1023",
+        );
+        assert.deepStrictEqual(proxy.securityOpt, ["no-new-privileges"]);
+        const uid = (await run("id", ["-u", rig.user])).stdout.trim();
+        assert.strictEqual(proxy.uid, uid, "HAProxy runs as the deploy user once bound");
+        assert.strictEqual(proxy.capEff, "0000000000000000", "and keeps no capability");
+        assert.strictEqual(proxy.noNewPrivs, "1");
+    });
+
+    it("a public port below 1024: the proxy gets NET_BIND_SERVICE to bind it, and nothing more", async () => {
+        const s = { ...(await fresh("lowport", 18240)), publicPort: 981 };
+        await releaseOk(s, "1.0.0");
+        assert.strictEqual((await get(981, "/version")).body, "1.0.0");
+        const proxy = await hardening(`${s.instance}-proxy`);
+        assert.deepStrictEqual(proxy.capAdd, ["CAP_NET_BIND_SERVICE", "CAP_SETGID", "CAP_SETUID"]);
+        assert.strictEqual(proxy.capEff, "0000000000000000", "no capability left once bound");
     });
 
     it("a wrong host key: SSH refuses the connection, nothing runs", async () => {

@@ -1,7 +1,9 @@
 /**
  * The real test rig for the blue-green release: Docker Engine, a registry, two sshd "hosts" on
  * loopback, started by setup.sh. Helpers run the host tool over real SSH with the pinned host key,
- * exactly as release-hosts and the Pulumi component do.
+ * exactly as release-hosts and the Pulumi component do. The deploy key is restricted as on a real
+ * host (scripts/host-setup.sh): it runs only the gate, so what a test does on the host besides the
+ * tool it does as the host's admin (this machine's root), with asHostUser.
  */
 import { spawn } from "child_process";
 import * as fs from "fs";
@@ -9,7 +11,7 @@ import * as http from "http";
 import * as os from "os";
 import * as path from "path";
 import {
-    commandLine,
+    gateCommand,
     HostReleaseSettings,
     HostTarget,
     installCommand,
@@ -20,6 +22,7 @@ import {
     TOOL_PATH,
     TOOL_SOURCE,
 } from "../../components/deploy/release-plan";
+import { DEFAULT_LIMITS } from "../../config";
 
 export interface Rig {
     readonly rigDir: string;
@@ -132,14 +135,34 @@ export function onHost(
     return run("ssh", [...sshArgs(rig, host), "--", line], opts);
 }
 
-/** Runs the installed tool on a host: `bluegreen ARGV...`. */
+/** Runs the installed tool on a host through its gate: `bluegreen ARGV...`. */
 export function bluegreen(
     rig: Rig,
     host: HostTarget,
     argv: readonly string[],
     opts: { onSpawn?: (pid: number) => void } = {},
 ): Promise<Result> {
-    return onHost(rig, host, commandLine([TOOL_PATH, ...argv]), opts);
+    return onHost(rig, host, gateCommand(argv), opts);
+}
+
+/** The deploy user's home directory on the rig's hosts (one machine). */
+export function hostHome(rig: Rig): string {
+    const line = fs
+        .readFileSync("/etc/passwd", "utf8")
+        .split("\n")
+        .find((l) => l.startsWith(`${rig.user}:`));
+    if (!line) throw new Error(`no user ${rig.user} on this machine`);
+    return line.split(":")[5];
+}
+
+/** Runs a shell line as the deploy user in its home, as the host's admin would (not over SSH). */
+export function asHostUser(rig: Rig, line: string): Promise<Result> {
+    return run("runuser", ["-u", rig.user, "--", "bash", "-c", `cd ~ && ${line}`]);
+}
+
+/** The installed tool's path on the rig's hosts. */
+export function toolPath(rig: Rig): string {
+    return path.join(hostHome(rig), TOOL_PATH);
 }
 
 /** Installs the tool the way the component does: the install command, the tool on stdin. */
@@ -176,6 +199,7 @@ export function settingsFor(rig: Rig, instance: string, basePort: number): HostR
         smokePaths: ["/health", "/version"],
         keepReleases: 20,
         lockTimeoutSeconds: 0,
+        limits: DEFAULT_LIMITS,
     };
 }
 
@@ -191,7 +215,8 @@ export async function resetInstance(rig: Rig, host: HostTarget, instance: string
     const names = ["blue", "green", "proxy"].map((c) => `${instance}-${c}`);
     await run("docker", ["rm", "-f", ...names]);
     await run("docker", ["network", "rm", `${instance}-net`]);
-    await onHost(rig, host, `rm -rf .local/state/bluegreen/${instance}`);
+    void host;
+    fs.rmSync(path.join(hostHome(rig), ".local/state/bluegreen", instance), { recursive: true, force: true });
 }
 
 /** Stops every instance this run created (containers are named by the tests' prefix). */

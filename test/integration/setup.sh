@@ -121,10 +121,11 @@ setup_user() {
     if [[ ! -f "$RIG_DIR/wrong_host_key" ]]; then
         ssh-keygen -q -t ed25519 -N '' -C "not-a-host" -f "$RIG_DIR/wrong_host_key"
     fi
-    local home
-    home="$(getent passwd "$TEST_USER" | cut -d: -f6)"
-    install -d -m 700 -o "$TEST_USER" -g "$TEST_USER" "$home/.ssh"
-    install -m 600 -o "$TEST_USER" -g "$TEST_USER" "$RIG_DIR/id_ed25519.pub" "$home/.ssh/authorized_keys"
+    # The deploy key restricted to the release tool, exactly as a host's admin sets it up: the gate,
+    # the pinned tool digest and the authorized_keys line with the forced command (converges on
+    # every run; an unrestricted line for the key is replaced).
+    bash "$HERE/../../scripts/host-setup.sh" --user "$TEST_USER" --public-key "$RIG_DIR/id_ed25519.pub" |
+        quiet bash
 }
 
 start_sshd() {
@@ -134,7 +135,8 @@ start_sshd() {
     if [[ ! -f "$dir/ssh_host_ed25519_key" ]]; then
         ssh-keygen -q -t ed25519 -N '' -C "$name" -f "$dir/ssh_host_ed25519_key"
     fi
-    cat >"$dir/sshd_config" <<EOF
+    local config
+    config="$(cat <<EOF
 ListenAddress 127.0.0.1:$port
 HostKey $dir/ssh_host_ed25519_key
 PidFile $dir/sshd.pid
@@ -145,13 +147,27 @@ PubkeyAuthentication yes
 UsePAM no
 PermitRootLogin no
 X11Forwarding no
-AllowTcpForwarding no
+# As on a stock sshd: forwarding is allowed by the server, so that the tests show the key's own
+# restriction (restrict in authorized_keys) is what refuses it.
+AllowTcpForwarding yes
 MaxStartups 50
 MaxSessions 50
 LogLevel ERROR
 EOF
+)"
+    local changed=0
+    [[ -f "$dir/sshd_config" && "$(cat "$dir/sshd_config")" == "$config" ]] || changed=1
+    ((changed == 0)) || printf '%s\n' "$config" >"$dir/sshd_config"
     if [[ -f "$dir/sshd.pid" ]] && kill -0 "$(cat "$dir/sshd.pid")" 2>/dev/null; then
-        log "sshd $name already running on 127.0.0.1:$port"
+        if ((changed)); then
+            log "sshd $name: configuration changed, reloading"
+            /usr/sbin/sshd -t -f "$dir/sshd_config"
+            kill -HUP "$(cat "$dir/sshd.pid")"
+            sleep 0.5
+            wait_for "sshd $name" 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port"
+        else
+            log "sshd $name already running on 127.0.0.1:$port"
+        fi
         return
     fi
     log "starting sshd $name on 127.0.0.1:$port"

@@ -5,6 +5,7 @@
 import * as assert from "assert";
 import { releaseArgs, uninstallCommand } from "../../components/deploy/release-plan";
 import {
+    asHostUser,
     bluegreen,
     get,
     installTool,
@@ -51,7 +52,8 @@ describe("bluegreen uninstall (integration)", function () {
         ).stdout.trim();
     const networkExists = async (name: string) =>
         (await run("docker", ["network", "inspect", name])).code === 0;
-    const onHostOk = async (line: string) => (await onHost(rig, rig.hosts[0], line)).code === 0;
+    /** Whether a shell line succeeds as the deploy user on the host (run by its admin, not the key). */
+    const onHostOk = async (line: string) => (await asHostUser(rig, line)).code === 0;
 
     it("removes the instance's colours, proxy, network, images and state, and nothing of another instance", async () => {
         const a = `${PREFIX}-a`;
@@ -64,7 +66,7 @@ describe("bluegreen uninstall (integration)", function () {
         const r = await onHost(rig, rig.hosts[0], uninstallCommand({ instance: a, lockTimeoutSeconds: 10 }));
         assert.strictEqual(r.code, 0, r.stderr);
         assert.match(r.stderr, new RegExp(`uninstalled instance ${a}: container ${a}-`));
-        assert.match(r.stderr, /keeping \.local\/bin\/bluegreen: other instances keep state/);
+        assert.match(r.stderr, /keeping \/home\/\S+\/\.local\/bin\/bluegreen: other instances keep state/);
 
         assert.strictEqual(await containersOf(a), "");
         assert.ok(!(await networkExists(`${a}-net`)), "the instance's network is gone");
@@ -87,7 +89,7 @@ describe("bluegreen uninstall (integration)", function () {
         const d = `${PREFIX}-d`;
         await release(d, 18580, "1.0.0");
         const claim = (owner: string) =>
-            onHost(rig, rig.hosts[0], `.local/bin/bluegreen claim --instance ${d} --owner ${owner}`);
+            bluegreen(rig, rig.hosts[0], ["claim", "--instance", d, "--owner", owner]);
         // The old resource installed it; the renamed one claims it before the old one's delete runs.
         assert.strictEqual((await claim("production-web-1")).code, 0);
         assert.strictEqual((await claim("production-web-1.example.com-22")).code, 0);
@@ -116,22 +118,23 @@ describe("bluegreen uninstall (integration)", function () {
     });
 
     it("removes the tool itself once no instance keeps state on the host", async () => {
-        // A copy of the tool with its own state root, so the rig's installed tool stays.
+        // A copy of the tool with its own state root, so the rig's installed tool stays; run by the
+        // host's admin as the deploy user (the key itself runs only the installed tool).
         const dir = `/tmp/${PREFIX}-tool`;
         const env = `XDG_STATE_HOME=${dir}/state`;
         const tool = `${dir}/bluegreen`;
         const c = `${PREFIX}-c`;
         assert.ok(await onHostOk(`rm -rf ${dir} && mkdir -p ${dir} && cp .local/bin/bluegreen ${tool}`));
         const args = releaseArgs(target(rig, "1.0.0"), settingsFor(rig, c, 18570)).join(" ");
-        const released = await onHost(rig, rig.hosts[0], `${env} ${tool} ${args}`);
+        const released = await asHostUser(rig, `${env} ${tool} ${args}`);
         assert.strictEqual(released.code, 0, released.stderr);
 
-        const r = await onHost(rig, rig.hosts[0], `${env} ${tool} uninstall --instance ${c} --remove-tool`);
+        const r = await asHostUser(rig, `${env} ${tool} uninstall --instance ${c} --remove-tool`);
         assert.strictEqual(r.code, 0, r.stderr);
         assert.match(r.stderr, /removed \/tmp\/bgun-tool\/bluegreen/);
         assert.ok(!(await onHostOk(`test -e ${tool}`)), "the tool is gone");
         assert.ok(!(await onHostOk(`test -e ${dir}/state/bluegreen`)), "the state root is gone");
         assert.strictEqual(await containersOf(c), "");
-        await onHost(rig, rig.hosts[0], `rm -rf ${dir}`);
+        await asHostUser(rig, `rm -rf ${dir}`);
     });
 });

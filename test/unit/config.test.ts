@@ -1,5 +1,5 @@
 import * as assert from "assert";
-import { ConfigError, parseConfig, RawConfig, readStackFile } from "../../config";
+import { ConfigError, DEFAULT_PROXY_IMAGE, parseConfig, RawConfig, readStackFile } from "../../config";
 import { testSecrets } from "../mocks";
 
 type Objects = Record<string, Record<string, unknown>>;
@@ -102,6 +102,10 @@ describe("config", () => {
                 timeoutSeconds: 60,
             });
             assert.strictEqual(config.workflows.pythonVersion, "3.12");
+            assert.strictEqual(config.deploy?.proxyImage, DEFAULT_PROXY_IMAGE);
+            assert.match(DEFAULT_PROXY_IMAGE, /^haproxy:2\.6@sha256:[a-f0-9]{64}$/, "pinned by digest");
+            assert.deepStrictEqual(config.deploy?.limits, { memory: "512m", pids: 512 });
+            assert.strictEqual(config.deploy?.allowUnpinnedProxyImage, false);
             assert.strictEqual(config.environment.preventSelfReview, true);
             assert.strictEqual(config.environment.adminsBypass, false);
         });
@@ -247,6 +251,38 @@ describe("config", () => {
             const raw = stackWith("staging", (o) => (o.deploy.image = "Docker.io/Acme/web-app:latest"));
             assertRejected(raw, "cicd-pipeline:deploy.image", "without tag");
         });
+
+        it("a proxy image without a digest, unless the stack opts out explicitly", () => {
+            const raw = stackWith("staging", (o) => (o.deploy.proxyImage = "haproxy:2.6"));
+            assertRejected(
+                raw,
+                "cicd-pipeline:deploy.proxyImage",
+                "not pinned by digest",
+                "docker buildx imagetools inspect",
+                "deploy.allowUnpinnedProxyImage: true",
+            );
+            const optedOut = stackWith("staging", (o) => {
+                o.deploy.proxyImage = "haproxy:2.6";
+                o.deploy.allowUnpinnedProxyImage = true;
+            });
+            assert.strictEqual(parseConfig(optedOut).deploy?.proxyImage, "haproxy:2.6");
+            const pinned = `registry.example.com/proxy/haproxy:2.6@sha256:${"c".repeat(64)}`;
+            const custom = stackWith("staging", (o) => (o.deploy.proxyImage = pinned));
+            assert.strictEqual(parseConfig(custom).deploy?.proxyImage, pinned);
+        });
+
+        for (const [what, limits, key, fragment] of [
+            ["a memory limit without a unit", { memory: "512" }, "limits.memory", "such as 512m or 2g"],
+            ["a memory limit below Docker's minimum", { memory: "4m" }, "limits.memory", "at least 6m"],
+            ["a memory limit with a shell command", { memory: "1g;reboot" }, "limits.memory", "512m or 2g"],
+            ["a pids limit too small to start anything", { pids: 8 }, "limits.pids", "at least 16"],
+            ["an unknown limit", { cpus: 2 }, "limits.cpus", "unknown key"],
+        ] as const) {
+            it(`app container limits: ${what}`, () => {
+                const raw = stackWith("staging", (o) => (o.deploy.limits = limits));
+                assertRejected(raw, `cicd-pipeline:deploy.${key}`, fragment);
+            });
+        }
 
         it("a host key that is not a public key", () => {
             const raw = stackWith("staging", (o) => {

@@ -6,6 +6,7 @@ import { BlueGreenDeployment, hostReleaseSettings } from "../../components/deplo
 import {
     checkDigest,
     commandLine,
+    gateCommand,
     HostReleaseSettings,
     installCommand,
     ORCHESTRATOR_SOURCE,
@@ -34,6 +35,7 @@ const settings: HostReleaseSettings = {
     smokePaths: ["/health", "/version"],
     keepReleases: 20,
     lockTimeoutSeconds: 120,
+    limits: { memory: "256m", pids: 128 },
 };
 const target = { image: "registry.example.com/acme/web-app", version: "1.4.2", digest: digestB };
 const hosts = [
@@ -79,6 +81,13 @@ async function declare(
     return { mocks, dep };
 }
 
+/** The lookups a deployment asked the (stand-in) registry for; each tag resolves to digestA. */
+let lookups: string[] = [];
+const registry = async (image: string, tag: string) => {
+    lookups.push(`${image}:${tag}`);
+    return digestA;
+};
+
 const deployment = (extra: Partial<ConstructorParameters<typeof BlueGreenDeployment>[1]> = {}) =>
     new BlueGreenDeployment("production", {
         hosts,
@@ -88,6 +97,7 @@ const deployment = (extra: Partial<ConstructorParameters<typeof BlueGreenDeploym
         version: target.version,
         settings,
         batchSize: 1,
+        resolver: registry,
         ...extra,
     });
 
@@ -99,6 +109,7 @@ describe("deploy: release commands as data", () => {
             ...["--blue-port", "18001", "--green-port", "18002", "--proxy-image", "haproxy:2.6"],
             ...["--health-path", "/health", "--health-successes", "3", "--health-interval-ms", "500"],
             ...["--health-timeout", "60", "--lock-timeout", "120", "--keep-releases", "20"],
+            ...["--memory", "256m", "--pids-limit", "128"],
             ...["--smoke-path", "/health", "--smoke-path", "/version"],
         ]);
     });
@@ -123,6 +134,20 @@ describe("deploy: release commands as data", () => {
         ["a proxy image with a space", {}, { proxyImage: "haproxy 2.6" }, /invalid proxyImage/],
         ["a port out of range", {}, { publicPort: 70000 }, /invalid publicPort 70000/],
         ["two equal ports", {}, { bluePort: 80 }, /three different ports/],
+        [
+            "a memory limit without a unit",
+            {},
+            { limits: { memory: "512", pids: 64 } },
+            /invalid limits\.memory/,
+        ],
+        ["a memory limit below Docker's 6m", {}, { limits: { memory: "4m", pids: 64 } }, /at least 6m/],
+        [
+            "a memory limit with a shell command",
+            {},
+            { limits: { memory: "1g;id", pids: 64 } },
+            /limits\.memory/,
+        ],
+        ["a pids limit of 0", {}, { limits: { memory: "1g", pids: 0 } }, /invalid limits\.pids 0/],
         [
             "a fractional health count",
             {},
@@ -185,24 +210,20 @@ describe("deploy: release commands as data", () => {
         assert.ok(!line.includes(process.cwd()));
     });
 
-    it("installs the tool, then claims the instance for the resource that installed it", () => {
+    it("installs the tool through the host's gate, then claims the instance for the resource that installed it", () => {
         assert.strictEqual(
             installCommand({ instance: "web", owner: "production-web-1.example.com-22" }),
-            "set -e; mkdir -p .local/bin; cat > .local/bin/bluegreen.new; chmod 755 .local/bin/bluegreen.new; " +
-                "mv -f .local/bin/bluegreen.new .local/bin/bluegreen; .local/bin/bluegreen help > /dev/null; " +
-                ".local/bin/bluegreen claim --instance web --owner production-web-1.example.com-22 > /dev/null; " +
-                "sha256sum .local/bin/bluegreen | cut -d' ' -f1",
+            "bluegreen install --instance web --owner production-web-1.example.com-22",
         );
+        assert.strictEqual(installCommand(), "bluegreen install");
         assert.throws(() => installCommand({ owner: "a b;rm" }), /invalid owner/);
     });
 
-    it("installs the tool atomically into the deploy user's home and prints its digest", () => {
-        assert.strictEqual(
-            installCommand(),
-            "set -e; mkdir -p .local/bin; cat > .local/bin/bluegreen.new; chmod 755 .local/bin/bluegreen.new; " +
-                "mv -f .local/bin/bluegreen.new .local/bin/bluegreen; .local/bin/bluegreen help > /dev/null; " +
-                "sha256sum .local/bin/bluegreen | cut -d' ' -f1",
-        );
+    it("sends the gate plain words only: nothing a shell would read", () => {
+        assert.strictEqual(gateCommand(["status", "--instance", "web"]), "bluegreen status --instance web");
+        for (const word of ["a b", "x;id", "$(id)", "it's", "", "a\nb"]) {
+            assert.throws(() => gateCommand(["status", "--instance", word]), /invalid word/, word);
+        }
     });
 
     it("reads the orchestrator's summary from the last JSON line of its output", () => {
@@ -303,11 +324,9 @@ describe("deploy: BlueGreenDeployment under mocks", () => {
     });
 
     it("resolves the tag to its digest and releases that digest to all hosts in one command", async () => {
+        lookups = [];
         const { mocks, dep } = await declare(() => deployment());
-        const invoke = mocks.invokes.find(
-            (i) => i.token === "docker:index/getRegistryImage:getRegistryImage",
-        );
-        assert.deepStrictEqual(invoke?.args, { name: "registry.example.com/acme/web-app:1.4.2" });
+        assert.deepStrictEqual(lookups, ["registry.example.com/acme/web-app:1.4.2"]);
         const [release] = mocks.ofType(types.local);
         assert.strictEqual(release.name, "production-release");
         const expected = orchestratorCommand(
@@ -350,21 +369,24 @@ describe("deploy: BlueGreenDeployment under mocks", () => {
         );
     });
 
-    it("uses a configured digest without asking the registry when resolveDigest is false", async () => {
-        const { mocks, dep } = await declare(() => deployment({ resolveDigest: false, digest: digestB }));
-        assert.ok(!mocks.invokes.some((i) => i.token.startsWith("docker:")));
-        assert.strictEqual(await outputPromise(dep.digest), digestB);
-        assert.match(String(mocks.ofType(types.local)[0].inputs.create), new RegExp(`--digest ${digestB} `));
-    });
+    for (const resolveDigest of [false, true]) {
+        it(`releases a given digest as it is, without asking the registry (resolveDigest ${resolveDigest})`, async () => {
+            lookups = [];
+            const { mocks, dep } = await declare(() => deployment({ resolveDigest, digest: digestB }));
+            assert.deepStrictEqual(lookups, [], "the registry was asked although the digest was given");
+            assert.ok(!mocks.invokes.some((i) => i.token.startsWith("docker:")));
+            assert.strictEqual(await outputPromise(dep.digest), digestB);
+            assert.match(
+                String(mocks.ofType(types.local)[0].inputs.create),
+                new RegExp(`--digest ${digestB} `),
+            );
+        });
+    }
 
-    it("refuses a configured digest that disagrees with the registry", async () => {
-        const mocks = new ReleaseMocks();
-        await pulumi.runtime.setMocks(mocks, "cicd-pipeline", "test", false);
-        const dep = deployment({ digest: digestB });
-        await assert.rejects(
-            outputPromise(dep.digest),
-            /digest sha256:efef.* from config does not match the registry/,
-        );
+    it("fails when the registry's answer is not a digest", async () => {
+        await pulumi.runtime.setMocks(new ReleaseMocks(), "cicd-pipeline", "test", false);
+        const dep = deployment({ resolver: async () => "sha256:not-hex" });
+        await assert.rejects(outputPromise(dep.digest), /invalid digest "sha256:not-hex"/);
     });
 
     it("reports no live versions where the release command printed nothing (nothing ran)", async () => {
@@ -396,17 +418,12 @@ describe("deploy: BlueGreenDeployment under mocks", () => {
                 install.inputs.delete,
                 uninstallCommand({ instance: "web", lockTimeoutSeconds: 45, owner }),
             );
-            assert.match(
+            assert.strictEqual(
                 String(install.inputs.delete),
-                new RegExp(
-                    `^if \\[ -x \\.local/bin/bluegreen \\]; then \\.local/bin/bluegreen uninstall --instance web --lock-timeout 45 --owner ${owner.replace(/\./g, "\\.")} --remove-tool; `,
-                ),
+                `bluegreen uninstall --instance web --lock-timeout 45 --owner ${owner} --remove-tool`,
             );
             // Only the resource that claimed the instance last may uninstall it.
-            assert.match(
-                String(install.inputs.create),
-                new RegExp(`claim --instance web --owner ${owner.replace(/\./g, "\\.")} `),
-            );
+            assert.strictEqual(install.inputs.create, `bluegreen install --instance web --owner ${owner}`);
             // A replacement would run the old install's delete, uninstalling the app: never replaced.
             assert.strictEqual(install.inputs.triggers, undefined);
         }
