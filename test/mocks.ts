@@ -118,6 +118,10 @@ export function testSecrets(stack: string): Record<string, { value: string; secr
         pulumiAccessToken: { value: `pul-token-${stack}`, secret: true },
         pulumiConfigPassphrase: { value: `passphrase-${stack}`, secret: true },
         slackWebhook: { value: `https://hooks.slack.com/services/T000/B000/${stack}`, secret: true },
+        githubAppPrivateKey: {
+            value: `-----BEGIN RSA PRIVATE KEY-----\napp-key-of-${stack}\n-----END RSA PRIVATE KEY-----`,
+            secret: true,
+        },
         version: { value: "1.4.2" },
         digest: { value: testDigest },
     };
@@ -139,9 +143,12 @@ export async function buildStack(
     stack: string,
     overrides: Record<string, { value: string; secret?: boolean }> = testSecrets(stack),
     previousOutputs: Record<string, unknown> = {},
+    edit: (values: Record<string, string>) => void = () => {},
 ): Promise<BuiltStack> {
     const raw = readStackFile(stack, { overrides });
-    pulumi.runtime.setAllConfig({ ...raw.values }, [...raw.secretKeys]);
+    const values = { ...raw.values };
+    edit(values);
+    pulumi.runtime.setAllConfig(values, [...raw.secretKeys]);
     const mocks = new RecordingMocks();
     mocks.previousOutputs = previousOutputs;
     await pulumi.runtime.setMocks(mocks, raw.project, stack, false, "organization");

@@ -43,7 +43,7 @@ export const releaseTagPatterns: readonly string[] = ["v*"];
  * The stacks the CD workflows deploy. Each deploys to the GitHub environment of the same name
  * (config requires environment.name to equal the stack name), so one name serves as both.
  */
-export const deployStacks = { staging: "staging", production: "production" } as const;
+export { deployStacks } from "../credentials";
 
 /** Node.js major version for the Pulumi program: 20 reached end of life on 2026-04-30. */
 export const nodeVersion = "24";
