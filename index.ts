@@ -196,8 +196,10 @@ async function declareDeployment(config: PipelineConfig, deploy: Deploy) {
         image: deploy.image,
         version: release.version,
         digest: release.digest,
-        // A version read back from the stack keeps the digest it was released with.
-        resolveDigest: deploy.resolveDigest && config.release.version !== undefined,
+        // A version read back from the stack keeps the digest it was released with, and a digest the
+        // CD workflow passes (the one it pushed, or the one a release recorded) is deployed as given:
+        // the tag may point elsewhere today.
+        resolveDigest: deploy.resolveDigest && config.release.version !== undefined && !config.release.digest,
         settings: hostReleaseSettings(deploy),
         batchSize: deploy.batchSize,
     });

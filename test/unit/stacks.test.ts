@@ -360,6 +360,24 @@ describe("stacks built from their own Pulumi.<stack>.yaml", () => {
         );
     });
 
+    it("deploys a digest given with the version as it is, without asking the registry what the tag holds now", () => {
+        for (const stack of stacks) {
+            const { mocks } = get(stack);
+            assert.ok(!mocks.invokes.some((i) => i.token.startsWith("docker:")), stack);
+            const [release] = mocks.ofType("command:local:Command");
+            assert.match(String(release.inputs.create), new RegExp(`--digest ${testDigest} `));
+        }
+    });
+
+    it("resolves the version's digest in the registry when only the version is given", async () => {
+        const secrets = testSecrets("staging");
+        delete secrets.digest;
+        const built = await buildStack("staging", secrets);
+        assert.ok(
+            built.mocks.invokes.some((i) => i.token === "docker:index/getRegistryImage:getRegistryImage"),
+        );
+    });
+
     describe("a release-only run (the CD workflows' pulumi up)", () => {
         const previous = {
             version: "1.4.1",
