@@ -7,7 +7,10 @@
  * The preview job is bound to the preview environment, which the staging stack declares with only
  * staging's Pulumi token and passphrase, and which admits only pull-request runs: GitHub matches an
  * environment's deployment branch rules against GITHUB_REF, refs/pull/<n>/merge for a pull_request
- * run (https://docs.github.com/en/actions/reference/workflows-and-actions/deployments-and-environments#deployment-branches-and-tags).
+ * run (https://docs.github.com/en/actions/reference/workflows-and-actions/deployments-and-environments#deployment-branches-and-tags:
+ * a branch rule for the pull-request merge refs "would also allow workflows triggered by
+ * pull_request events"; a refused run reads 'Branch "refs/pull/5439/merge" is not allowed to deploy
+ * to beta due to environment protection rules', actions/action-versions#119).
  * A pull request's code runs with those credentials, so whoever can open a pull request from a
  * branch of the repository can read what the staging stack holds (README: who can read which
  * credential).
