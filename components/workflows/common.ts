@@ -66,7 +66,10 @@ export function installPulumi(): UsesStep {
 /**
  * The config-map input of a CD `pulumi up` or `pulumi preview`: the release (version and digest),
  * the deploy key from the environment secret (step env DEPLOY_SSH_KEY; toJSON keeps its line breaks
- * intact inside the YAML the action parses), and whether the run declares the release alone.
+ * intact inside the YAML the action parses), and whether the run declares the release alone. The
+ * runner masks a secret's JSON-escaped form in logs as well as the secret itself (actions/runner
+ * HostContext: SecretMasker.AddValueEncoder(ValueEncoders.JsonStringEscape)), so the input as the
+ * log shows it hides the key.
  */
 export function releaseConfigMap(version: string, digest: string, releaseOnly: boolean): string {
     return (
