@@ -272,8 +272,28 @@ const githubAppSchema = z.strictObject({
     }),
 });
 
+/**
+ * A self-managed backend in S3, which the workflows reach through GitHub's OIDC token: each job that
+ * runs Pulumi assumes the stack's AWS role (whose trust policy admits only that stack's GitHub
+ * environment). Absent: Pulumi Cloud, with the pulumiAccessToken secret.
+ */
+const backendSchema = z.strictObject({
+    url: z
+        .string()
+        .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](?:\/[A-Za-z0-9._/-]*)?(?:\?region=[a-z0-9-]+)?$/, {
+            error: "must be an S3 backend URL such as s3://acme-pulumi-state/web-app?region=eu-west-1 (the workflows reach S3 only; for Pulumi Cloud leave backend out)",
+        }),
+    awsRoleArn: z.string().regex(/^arn:aws[a-z-]*:iam::[0-9]{12}:role\/[A-Za-z0-9+=,.@_/-]{1,512}$/, {
+        error: "must be the ARN of the IAM role the stack's workflow jobs assume, such as arn:aws:iam::123456789012:role/pulumi-staging",
+    }),
+    awsRegion: z.string().regex(/^[a-z]{2}(?:-gov)?-[a-z]+-[0-9]$/, {
+        error: "must be an AWS region such as eu-west-1",
+    }),
+});
+
 /** Object-valued keys, parsed from the JSON Pulumi hands the program. */
 const objectKeys = {
+    backend: backendSchema.optional(),
     github: githubSchema.optional(),
     githubApp: githubAppSchema.optional(),
     environment: environmentSchema,
@@ -324,7 +344,7 @@ const githubTokenKey = "github:token";
 /** Keys that earlier versions accepted, with why they are gone and what to do instead. */
 const retiredKeys: Readonly<Record<string, string>> = {
     pulumiBackendUrl:
-        "the generated workflows log in to Pulumi Cloud with pulumiAccessToken only (see README, Backends)",
+        "the workflows reach Pulumi Cloud (pulumiAccessToken) or an S3 backend through OIDC (the backend key: url, awsRoleArn, awsRegion; see README, Backends)",
 };
 
 /** Secrets read from a file rather than typed at the prompt. */
@@ -349,6 +369,7 @@ export type HostSettings = DeploySettings["hosts"][number];
 export type WorkflowSettings = ParsedConfig["workflows"];
 export type Secrets = { readonly [K in SecretKey]?: pulumi.Output<string> };
 export type GithubAppSettings = NonNullable<ParsedConfig["githubApp"]>;
+export type BackendSettings = NonNullable<ParsedConfig["backend"]>;
 
 export interface PipelineConfig {
     readonly project: string;
@@ -361,6 +382,8 @@ export interface PipelineConfig {
     readonly workflows: WorkflowSettings;
     /** The GitHub App the production deploy job previews with; absent elsewhere. */
     readonly githubApp?: GithubAppSettings;
+    /** The S3 backend the workflows reach through OIDC; absent for Pulumi Cloud. */
+    readonly backend?: BackendSettings;
     /** The app version (image tag) to serve and, when known, its digest. */
     readonly release: { readonly version?: string; readonly digest?: string };
     /** Whether this run declares only the release (the CD workflows' targeted `pulumi up`). */
@@ -511,6 +534,7 @@ export function parseConfig(raw: RawConfig, options: ParseOptions = {}): Pipelin
         deploy: parsed.deploy,
         workflows: parsed.workflows,
         githubApp: parsed.githubApp,
+        backend: parsed.backend,
         release: {},
         releaseOnly: parsed.releaseOnly,
         secrets: {},
@@ -612,6 +636,7 @@ export function parseConfig(raw: RawConfig, options: ParseOptions = {}): Pipelin
         deploy: parsed.deploy,
         workflows: parsed.workflows,
         githubApp: parsed.githubApp,
+        backend: parsed.backend,
         release: { version: parsed.version, digest: parsed.digest },
         releaseOnly: parsed.releaseOnly,
         secrets,

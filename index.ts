@@ -90,7 +90,7 @@ function declareGithub(config: PipelineConfig, gh: Github) {
     declareVariables(env, gh.repository, environment.name, own.variables, opts);
     for (const extra of extraEnvironments(config)) {
         const declared = environmentCredentials(config, credentials, extra.name);
-        new DeploymentEnvironment(
+        const other = new DeploymentEnvironment(
             extra.name,
             {
                 repository: gh.repository,
@@ -101,6 +101,7 @@ function declareGithub(config: PipelineConfig, gh: Github) {
             },
             opts,
         );
+        declareVariables(other, gh.repository, extra.name, declared.variables, opts);
     }
     if (!gh.ownsRepositoryObjects) return { protectedBranches: [], workflowsPullRequest: undefined };
 

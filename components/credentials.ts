@@ -57,6 +57,10 @@ export const secretNames = {
 export const variableNames = {
     deployUser: "DEPLOY_USER",
     githubAppClientId: "PIPELINE_APP_CLIENT_ID",
+    /** An S3 backend: its URL, the AWS role the stack's jobs assume through OIDC, its region. */
+    backendUrl: "PULUMI_BACKEND_URL",
+    backendRole: "PULUMI_BACKEND_ROLE",
+    backendRegion: "PULUMI_BACKEND_REGION",
 } as const;
 
 /** The variable holding an environment's deploy hosts: DEPLOY_HOST_STAGING, DEPLOY_HOST_PROD, ... */
@@ -128,7 +132,19 @@ export function stackCredentials(config: PipelineConfig): DeclaredCredential[] {
         stack,
         source: { value },
     });
-    const out: DeclaredCredential[] = deploySecretKeys.map((k) => secret(env, k));
+    // With an S3 backend, the jobs reach the state through the stack's AWS role (OIDC), not a token.
+    const backend = config.backend;
+    const pulumiSecret = (k: SecretConfigKey) => !(backend && k === "pulumiAccessToken");
+    const backendVariables = (environment: string): DeclaredCredential[] =>
+        backend
+            ? [
+                  variable(environment, variableNames.backendUrl, backend.url),
+                  variable(environment, variableNames.backendRole, backend.awsRoleArn),
+                  variable(environment, variableNames.backendRegion, backend.awsRegion),
+              ]
+            : [];
+    const out: DeclaredCredential[] = deploySecretKeys.filter(pulumiSecret).map((k) => secret(env, k));
+    out.push(...backendVariables(env));
     out.push(variable(env, variableNames.deployUser, config.deploy.user));
     out.push(variable(env, deployHostVariableName(env), config.deploy.hosts.map((h) => h.address).join(",")));
     if (previewsWithApp(stack)) {
@@ -136,7 +152,8 @@ export function stackCredentials(config: PipelineConfig): DeclaredCredential[] {
         out.push(variable(env, variableNames.githubAppClientId, config.githubApp?.clientId ?? ""));
     }
     if (stack === deployStacks.staging) {
-        out.push(...previewSecretKeys.map((k) => secret(previewEnvironment.name, k)));
+        out.push(...previewSecretKeys.filter(pulumiSecret).map((k) => secret(previewEnvironment.name, k)));
+        out.push(...backendVariables(previewEnvironment.name));
     }
     if (config.github.ownsRepositoryObjects && config.workflows.slack) {
         out.push(secret(notificationsEnvironment, "slackWebhook"));

@@ -58,6 +58,12 @@ export const pins = {
         version: "v4.36.2",
     },
     pulumi: { action: "pulumi/actions", sha: "8e5e406f4007fca908480587cb9893c07090f58d", version: "v7.0.0" },
+    /** Read from aws-actions/configure-aws-credentials itself: v6.2.3^{commit}, on main, node24. */
+    configureAwsCredentials: {
+        action: "aws-actions/configure-aws-credentials",
+        sha: "e6de054238d6b7531b4efff3b6587d9aade6a06c",
+        version: "v6.2.3",
+    },
     /** Read from actions/create-github-app-token itself: v3.1.1^{commit}, on main, runs on node24. */
     createAppToken: {
         action: "actions/create-github-app-token",
@@ -188,6 +194,14 @@ export interface PulumiInputs {
     readonly "target-dependents"?: boolean;
 }
 export const pulumiAction = (o: StepOptions<PulumiInputs>) => step(pins.pulumi, o);
+
+/** Inputs of aws-actions/configure-aws-credentials v6.2.3 (action.yml) for an OIDC role. */
+export interface ConfigureAwsCredentialsInputs {
+    readonly "role-to-assume": string;
+    readonly "aws-region": string;
+}
+export const configureAwsCredentials = (o: StepOptions<ConfigureAwsCredentialsInputs>) =>
+    step(pins.configureAwsCredentials, o);
 
 /**
  * Inputs of actions/create-github-app-token v3.1.1 (action.yml): the App's client ID and private

@@ -10,7 +10,9 @@
 import { variableNames, deployHostVariableName, secretNames } from "../credentials";
 import { buildPush, checkout, createAppToken, metadata, pulumiAction, setupBuildx } from "./actions";
 import {
+    backendPermissions,
     deployEnv,
+    pulumiLogin,
     installPulumi,
     notifyJob,
     pulumiEnv,
@@ -292,14 +294,18 @@ export function turnstileScript(): string {
 }
 
 /** Writes the target of the release (hosts, user, image) to the job summary, before any change. */
-function releaseSummaryStep(s: WorkflowSettings, environment: string): Step {
+function releaseSummaryStep(
+    s: WorkflowSettings,
+    environment: string,
+    release: { version: Expression; digest: Expression } = { version: imageVersion, digest: imageDigest },
+): Step {
     return {
         name: "Summarise the release",
         env: {
             ENVIRONMENT: environment,
             IMAGE: s.image,
-            VERSION: imageVersion,
-            DIGEST: imageDigest,
+            VERSION: release.version,
+            DIGEST: release.digest,
             DEPLOY_USER: expr(`vars.${variableNames.deployUser}`),
             DEPLOY_HOSTS: expr(`vars.${deployHostVariableName(environment)}`),
         },
@@ -325,7 +331,7 @@ function recordPreviousStep(s: WorkflowSettings, stack: string): Step {
         name: "Record the version in production",
         id: "previous",
         "working-directory": s.pulumiDir,
-        env: { ...pulumiEnv(), STACK: stack },
+        env: { ...pulumiEnv(s), STACK: stack },
         run: [
             ...readStackOutputs("STACK", "without them a failed release could not be rolled back"),
             'version="$(jq -r \'.version // ""\' <<<"${outputs}")"',
@@ -364,11 +370,16 @@ function stagingDeployJob(s: WorkflowSettings): Job {
         needs: [ids.build],
         "runs-on": runner,
         "timeout-minutes": 30,
-        permissions: { contents: "read" },
+        permissions: { contents: "read", ...backendPermissions(s).permissions },
+        permissionReasons: backendPermissions(s).permissionReasons,
         environment: { name: deployStacks.staging, url: expr("steps.up.outputs.environmentUrl") },
         concurrency: deployConcurrency(deployStacks.staging),
         steps: [
             checkout(),
+            releaseSummaryStep(s, deployStacks.staging, {
+                version: expr(`needs.${ids.build}.outputs.version`),
+                digest: expr(`needs.${ids.build}.outputs.digest`),
+            }),
             ...pulumiProgramSetup(s, { cache: false }),
             ...deployAndSmoke(
                 s,
@@ -392,9 +403,10 @@ function productionDeployJob(s: WorkflowSettings): Job {
         name: productionDeploy.job,
         "runs-on": runner,
         "timeout-minutes": 60,
-        permissions: { contents: "read", actions: "read" },
+        permissions: { contents: "read", actions: "read", ...backendPermissions(s).permissions },
         permissionReasons: {
             actions: "read the workflow's runs, to wait for an earlier production deploy to finish",
+            ...backendPermissions(s).permissionReasons,
         },
         environment: { name: stack, url: expr("steps.up.outputs.environmentUrl") },
         outputs: { version: imageVersion, digest: imageDigest },
@@ -439,11 +451,12 @@ function productionDeployJob(s: WorkflowSettings): Job {
             }),
             pulumiAction({
                 name: "pulumi preview (the whole stack)",
-                env: { ...deployEnv(), GITHUB_TOKEN: expr("steps.app-token.outputs.token") },
+                env: { ...deployEnv(s), GITHUB_TOKEN: expr("steps.app-token.outputs.token") },
                 with: {
                     command: "preview",
                     "stack-name": stack,
                     "work-dir": s.pulumiDir,
+                    ...pulumiLogin(s),
                     "config-map": releaseConfigMap(imageVersion, imageDigest, false),
                     diff: true,
                     "comment-on-summary": true,

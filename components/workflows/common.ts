@@ -1,7 +1,20 @@
 /** Steps and fragments shared by several workflows. */
-import { notificationsEnvironment, secretNames } from "../credentials";
-import { dockerLogin, pulumiAction, setupNode, setupPython, slack } from "./actions";
-import { Env, expr, Expression, exprBody, Job, RunStep, runner, secret, Step, UsesStep } from "./model";
+import { notificationsEnvironment, secretNames, variableNames } from "../credentials";
+import { configureAwsCredentials, dockerLogin, pulumiAction, setupNode, setupPython, slack } from "./actions";
+import {
+    Env,
+    expr,
+    Expression,
+    exprBody,
+    Job,
+    PermissionReasons,
+    Permissions,
+    RunStep,
+    runner,
+    secret,
+    Step,
+    UsesStep,
+} from "./model";
 import { WorkflowSettings } from "./settings";
 
 /** Python with pip's cache keyed on the requirement files. */
@@ -23,23 +36,63 @@ export function pythonSetup(s: WorkflowSettings): Step[] {
 }
 
 /**
- * The stack's Pulumi Cloud token and secrets passphrase for one step's environment. Jobs read them
- * from the environment they are bound to (each stack's environment holds its own), so a job can
- * only ever log in as, and decrypt, the stack of its environment.
+ * The stack's backend login and secrets passphrase for one step's environment: its Pulumi Cloud
+ * token, or (S3) the backend URL, the bucket being reached with the role assumed by
+ * backendLogin. Jobs read them from the environment they are bound to (each stack's environment
+ * holds its own), so a job can only ever log in as, and decrypt, the stack of its environment.
  */
-export function pulumiEnv(): Env {
+export function pulumiEnv(s: WorkflowSettings): Env {
     return {
-        PULUMI_ACCESS_TOKEN: secret(secretNames.pulumiAccessToken),
+        ...(s.backend === "s3"
+            ? { PULUMI_BACKEND_URL: expr(`vars.${variableNames.backendUrl}`) }
+            : { PULUMI_ACCESS_TOKEN: secret(secretNames.pulumiAccessToken) }),
         PULUMI_CONFIG_PASSPHRASE: secret(secretNames.pulumiConfigPassphrase),
     };
 }
 
+/** The pulumi action's login input: the S3 backend's URL, or none (Pulumi Cloud, from the token). */
+export function pulumiLogin(s: WorkflowSettings): { "cloud-url"?: string } {
+    return s.backend === "s3" ? { "cloud-url": expr("env.PULUMI_BACKEND_URL") } : {};
+}
+
 /**
- * Node.js and the Pulumi program's locked dependencies. `cache: false` for the jobs that publish or
- * deploy: a cache another branch's run could have written must not reach them (cache poisoning).
+ * What a job that runs Pulumi needs beyond contents: read: with an S3 backend, GitHub's OIDC token
+ * (id-token: write) to assume the stack's AWS role. The role's trust policy admits the subject
+ * repo:<owner>/<repo>:environment:<name>, which GitHub gives only jobs bound to that environment
+ * (https://docs.github.com/en/actions/reference/security/oidc#example-subject-claims).
+ */
+export function backendPermissions(s: WorkflowSettings): {
+    permissions: Permissions;
+    permissionReasons: PermissionReasons;
+} {
+    return s.backend === "s3"
+        ? {
+              permissions: { "id-token": "write" },
+              permissionReasons: {
+                  "id-token": "assume the stack's AWS role for its S3 state through OIDC",
+              },
+          }
+        : { permissions: {}, permissionReasons: {} };
+}
+
+/**
+ * Node.js and the Pulumi program's locked dependencies, and with an S3 backend the stack's AWS role.
+ * `cache: false` for the jobs that publish or deploy: a cache another branch's run could have
+ * written must not reach them (cache poisoning).
  */
 export function pulumiProgramSetup(s: WorkflowSettings, o: { cache: boolean }): Step[] {
     return [
+        ...(s.backend === "s3"
+            ? [
+                  configureAwsCredentials({
+                      name: "Assume the stack's AWS role for its state",
+                      with: {
+                          "role-to-assume": expr(`vars.${variableNames.backendRole}`),
+                          "aws-region": expr(`vars.${variableNames.backendRegion}`),
+                      },
+                  }),
+              ]
+            : []),
         setupNode({
             name: "Set up Node.js",
             with: o.cache
@@ -81,8 +134,8 @@ export function releaseConfigMap(version: string, digest: string, releaseOnly: b
 }
 
 /** The environment of a CD Pulumi step: the stack's Pulumi credentials and its deploy key. */
-export function deployEnv(): Env {
-    return { ...pulumiEnv(), DEPLOY_SSH_KEY: secret(secretNames.deploySshKey) };
+export function deployEnv(s: WorkflowSettings): Env {
+    return { ...pulumiEnv(s), DEPLOY_SSH_KEY: secret(secretNames.deploySshKey) };
 }
 
 /** The type token of the component that releases a stack's hosts (components/deploy). */
@@ -119,11 +172,12 @@ export function pulumiUp(
         name: o.name,
         id: o.id,
         ...(o.if ? { if: o.if } : {}),
-        env: deployEnv(),
+        env: deployEnv(s),
         with: {
             command: "up",
             "stack-name": o.stack,
             "work-dir": s.pulumiDir,
+            ...pulumiLogin(s),
             "config-map": releaseConfigMap(o.version, o.digest, true),
             target: deploymentUrn(s, o.stack),
             "target-dependents": true,

@@ -22,7 +22,7 @@
  */
 import { deployStacks, previewEnvironment } from "../credentials";
 import { checkout, pulumiAction } from "./actions";
-import { pulumiEnv, pulumiProgramSetup } from "./common";
+import { backendPermissions, pulumiEnv, pulumiLogin, pulumiProgramSetup } from "./common";
 import { bashDefaults, expr, runner, Workflow } from "./model";
 import { workflowFileNames } from "./names";
 import { WorkflowSettings } from "./settings";
@@ -52,8 +52,15 @@ export function previewWorkflow(s: WorkflowSettings): Workflow {
                 if: expr(previewCondition),
                 "runs-on": runner,
                 "timeout-minutes": 20,
-                permissions: { contents: "read", "pull-requests": "write" },
-                permissionReasons: { "pull-requests": "comment the preview on the pull request" },
+                permissions: {
+                    contents: "read",
+                    "pull-requests": "write",
+                    ...backendPermissions(s).permissions,
+                },
+                permissionReasons: {
+                    "pull-requests": "comment the preview on the pull request",
+                    ...backendPermissions(s).permissionReasons,
+                },
                 environment: { name: previewEnvironment.name },
                 steps: [
                     checkout(),
@@ -61,7 +68,7 @@ export function previewWorkflow(s: WorkflowSettings): Workflow {
                     pulumiAction({
                         name: "pulumi preview",
                         env: {
-                            ...pulumiEnv(),
+                            ...pulumiEnv(s),
                             // The GitHub provider reads the repository with the run's own token.
                             GITHUB_TOKEN: expr("github.token"),
                         },
@@ -69,6 +76,7 @@ export function previewWorkflow(s: WorkflowSettings): Workflow {
                             command: "preview",
                             "stack-name": deployStacks.staging,
                             "work-dir": s.pulumiDir,
+                            ...pulumiLogin(s),
                             "comment-on-pr": true,
                             diff: true,
                         },

@@ -29,12 +29,14 @@ export interface EnvironmentRules {
     readonly tags: readonly string[];
 }
 
-/** One secret one job reads, and the declared credential it resolves to (if any). */
+/** One secret (or variable) one job reads, and the declared credential it resolves to (if any). */
 export interface Reach {
     readonly workflow: string;
     readonly job: string;
     readonly triggers: string;
     readonly environment?: string;
+    readonly kind: DeclaredCredential["kind"];
+    /** The secret's or variable's name. */
     readonly secret: string;
     readonly credential?: DeclaredCredential;
 }
@@ -56,10 +58,11 @@ function triggers(on: unknown): string {
         .join("; ");
 }
 
-/** Every `secrets.NAME` a value (a job, parsed) refers to. */
-function secretsIn(value: unknown): string[] {
+/** Every `secrets.NAME` (or `vars.NAME`) a value (a job, parsed) refers to. */
+function namesIn(value: unknown, context: "secrets" | "vars"): string[] {
     const text = JSON.stringify(value);
-    return [...new Set([...text.matchAll(/secrets\.([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]))].sort();
+    const pattern = new RegExp(`\\b${context}\\.([A-Za-z_][A-Za-z0-9_]*)`, "g");
+    return [...new Set([...text.matchAll(pattern)].map((m) => m[1]))].sort();
 }
 
 /** Each secret each job of the files reads, resolved against the declared credentials. */
@@ -72,17 +75,23 @@ export function reachability(
         const doc = YAML.parse(text) as { on: unknown; jobs: Record<string, ParsedJob> };
         for (const [id, job] of Object.entries(doc.jobs)) {
             const environment = typeof job.environment === "string" ? job.environment : job.environment?.name;
-            for (const secret of secretsIn(job)) {
-                out.push({
-                    workflow: file.replace(/^\.github\/workflows\//, ""),
-                    job: id,
-                    triggers: triggers(doc.on),
-                    ...(environment ? { environment } : {}),
-                    secret,
-                    credential: credentials.find(
-                        (c) => c.kind === "secret" && c.environment === environment && c.name === secret,
-                    ),
-                });
+            for (const [kind, context] of [
+                ["secret", "secrets"],
+                ["variable", "vars"],
+            ] as const) {
+                for (const name of namesIn(job, context)) {
+                    out.push({
+                        workflow: file.replace(/^\.github\/workflows\//, ""),
+                        job: id,
+                        triggers: triggers(doc.on),
+                        ...(environment ? { environment } : {}),
+                        kind,
+                        secret: name,
+                        credential: credentials.find(
+                            (c) => c.kind === kind && c.environment === environment && c.name === name,
+                        ),
+                    });
+                }
             }
         }
     }
@@ -102,7 +111,9 @@ export function reachabilityProblems(
     for (const r of reach) {
         const where = `${r.workflow} job ${r.job} (${r.environment ? `environment ${r.environment}` : "no environment"})`;
         if (!r.credential) {
-            problems.push(`${where} reads ${r.secret}, which no stack declares where that job can read it`);
+            problems.push(
+                `${where} reads ${r.kind === "variable" ? "variable " : ""}${r.secret}, which no stack declares where that job can read it`,
+            );
         } else if (
             r.credential.stack === deployStacks.production &&
             r.environment !== deployStacks.production
@@ -110,9 +121,11 @@ export function reachabilityProblems(
             problems.push(`${where} reads ${r.secret} of the production stack`);
         }
     }
-    for (const c of credentials.filter((x) => x.kind === "secret")) {
+    for (const c of credentials) {
         if (!reach.some((r) => r.credential === c)) {
-            problems.push(`${c.environment}/${c.name} (stack ${c.stack}) is declared but no job reads it`);
+            problems.push(
+                `${c.environment}/${c.name} (stack ${c.stack}${c.kind === "variable" ? ", variable" : ""}) is declared but no job reads it`,
+            );
         }
     }
     return problems;
@@ -147,11 +160,12 @@ function protection(e: EnvironmentRules | undefined): string {
 
 /** The two tables README shows, in Markdown. */
 export function reachabilityMarkdown(
-    reach: readonly Reach[],
+    allReach: readonly Reach[],
     credentials: readonly DeclaredCredential[],
     environments: readonly EnvironmentRules[],
 ): string {
     const env = (name?: string) => environments.find((e) => e.name === name);
+    const reach = allReach.filter((r) => r.kind === "secret");
     const lines = [
         "Which job reads which secret (GitHub hands a job the secrets of the environment it is bound to, after that environment's rules pass):",
         "",

@@ -25,6 +25,8 @@ export interface WorkflowSettings {
     readonly nodeVersion: string;
     /** The Pulumi project's name (Pulumi.yaml), part of every resource URN. */
     readonly project: string;
+    /** Where the stacks' state is: Pulumi Cloud (a token), or S3 (reached through OIDC). */
+    readonly backend: "cloud" | "s3";
     /** The app repository's owner and name, for status badge links. */
     readonly owner: string;
     readonly repository: string;
@@ -89,6 +91,7 @@ export function workflowSettings(config: PipelineConfig): WorkflowSettings {
         smokePaths: [...new Set([config.deploy.health.path, ...config.deploy.smokePaths])],
         nodeVersion,
         project: config.project,
+        backend: config.backend ? "s3" : "cloud",
         owner: config.github.owner,
         repository: config.github.repository,
     };

@@ -305,6 +305,29 @@ describe("config", () => {
             );
         });
 
+        it("an S3 backend that is not what the workflows can reach", () => {
+            const backend = {
+                url: "s3://acme-pulumi-state/web-app?region=eu-west-1",
+                awsRoleArn: "arn:aws:iam::123456789012:role/pulumi-staging",
+                awsRegion: "eu-west-1",
+            };
+            const ok = parseConfig(
+                stackWith("staging", (_o, v) => {
+                    v["cicd-pipeline:backend"] = JSON.stringify(backend);
+                    delete v["cicd-pipeline:pulumiAccessToken"];
+                }),
+            );
+            assert.deepStrictEqual(ok.backend, backend, "an S3 backend needs no Pulumi Cloud token");
+            const gcs = stackWith("staging", (_o, v) => {
+                v["cicd-pipeline:backend"] = JSON.stringify({ ...backend, url: "gs://bucket" });
+            });
+            assertRejected(gcs, "cicd-pipeline:backend.url", "S3 backend URL", "Pulumi Cloud");
+            const role = stackWith("staging", (_o, v) => {
+                v["cicd-pipeline:backend"] = JSON.stringify({ ...backend, awsRoleArn: "pulumi-staging" });
+            });
+            assertRejected(role, "cicd-pipeline:backend.awsRoleArn", "arn:aws:iam::");
+        });
+
         it("production without the GitHub App its deploy job previews with", () => {
             const noApp = stackWith("production", (_o, v) => delete v["cicd-pipeline:githubApp"]);
             assertRejected(noApp, "cicd-pipeline:githubApp", "Members: read", "githubAppPrivateKey");

@@ -9,7 +9,9 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
-import { DeclaredCredential } from "../../components/credentials";
+import { DeclaredCredential, stackCredentials } from "../../components/credentials";
+import { workflowFilesForStack } from "../../components/workflows/render";
+import { parseConfig, readStackFile } from "../../config";
 import {
     reachability,
     reachabilityMarkdown,
@@ -110,6 +112,52 @@ describe("reachability of credentials", () => {
                 "preview/PULUMI_ACCESS_TOKEN (stack staging) is declared but no job reads it",
                 "preview/PULUMI_CONFIG_PASSPHRASE (stack staging) is declared but no job reads it",
             ],
+        );
+    });
+
+    it("with both stacks on an S3 backend, declares each environment's backend variables and no Pulumi token, and keeps every rule", () => {
+        const backend = (stack: string) => ({
+            url: `s3://acme-pulumi-state/web-app-${stack}?region=eu-west-1`,
+            awsRoleArn: `arn:aws:iam::123456789012:role/pulumi-${stack}`,
+            awsRegion: "eu-west-1",
+        });
+        const configs = ["staging", "production"].map((stack) => {
+            const raw = readStackFile(stack);
+            const values = { ...raw.values, "cicd-pipeline:backend": JSON.stringify(backend(stack)) };
+            return parseConfig({ ...raw, values }, { requireSecrets: false });
+        });
+        const credentials = configs.flatMap(stackCredentials);
+        const s3Files = workflowFilesForStack(configs[1]);
+        const reach = reachability(s3Files, credentials);
+        assert.deepEqual(reachabilityProblems(reach, credentials), []);
+        assert.ok(!credentials.some((c) => c.name === "PULUMI_ACCESS_TOKEN"));
+        const roles = reach.filter((r) => r.secret === "PULUMI_BACKEND_ROLE");
+        assert.deepEqual(
+            roles.map(
+                (r) =>
+                    `${r.workflow} ${r.job}: ${r.credential?.source && "value" in r.credential.source ? r.credential.source.value : ""}`,
+            ),
+            [
+                "cd-production.yml deploy: arn:aws:iam::123456789012:role/pulumi-production",
+                "cd-staging.yml deploy: arn:aws:iam::123456789012:role/pulumi-staging",
+                "pulumi-preview.yml preview: arn:aws:iam::123456789012:role/pulumi-staging",
+            ],
+        );
+    });
+
+    it("reports a variable a job reads that its environment does not declare", () => {
+        const unbound = edited(".github/workflows/cd-staging.yml", (doc) => {
+            doc.jobs.build.environment = "preview";
+        });
+        const problems = reachabilityProblems(
+            reachability(unbound, committed.credentials),
+            committed.credentials,
+        );
+        assert.ok(
+            problems.some((p) =>
+                /cd-staging\.yml job build \(environment preview\) reads DOCKER_PASSWORD/.test(p),
+            ),
+            problems.join("\n"),
         );
     });
 

@@ -190,6 +190,25 @@ describe("stacks built from their own Pulumi.<stack>.yaml", () => {
         }
     });
 
+    it("with an S3 backend, declares the backend's URL, role and region as variables where the token was", async () => {
+        const secrets = testSecrets("staging");
+        delete secrets.pulumiAccessToken;
+        const built = await buildStack("staging", secrets, {}, (values) => {
+            values["cicd-pipeline:backend"] = JSON.stringify({
+                url: "s3://acme-pulumi-state/web-app?region=eu-west-1",
+                awsRoleArn: "arn:aws:iam::123456789012:role/pulumi-staging",
+                awsRegion: "eu-west-1",
+            });
+        });
+        const objects = githubObjects(built);
+        for (const env of ["staging", "preview"]) {
+            for (const name of ["PULUMI_BACKEND_URL", "PULUMI_BACKEND_ROLE", "PULUMI_BACKEND_REGION"]) {
+                assert.ok(objects.includes(`environment-variable web-app ${env} ${name}`), `${env} ${name}`);
+            }
+            assert.ok(!objects.includes(`environment-secret web-app ${env} PULUMI_ACCESS_TOKEN`));
+        }
+    });
+
     it("admits only pull-request runs to the preview environment, with no reviewers", () => {
         const staging = get("staging").mocks;
         const env = staging

@@ -14,6 +14,7 @@ import { renderedByStack, settings } from "./workflow-helpers";
 
 const variants = {
     slack: settings({ slack: true }),
+    s3: settings({ backend: "s3" }),
     other: settings({
         pulumiDir: "deploy/pulumi",
         image: "ghcr.io/acme/web-app",

@@ -40,6 +40,7 @@ const metrics = ".github/workflows/pipeline-metrics.yml";
 const variants = {
     committed: settings(),
     slack: settings({ slack: true }),
+    s3: settings({ backend: "s3" }),
     other: settings({
         pythonVersion: "3.11",
         sourceDir: "src/service",
@@ -135,6 +136,7 @@ describe("workflow files", () => {
         );
         /** Job-level write permissions the pipeline needs, and nothing else. */
         const allowedWrites: Record<string, string[]> = {
+            // id-token (S3 backend) is checked on its own below.
             [`${production}#release`]: ["contents"],
             [`${preview}#preview`]: ["pull-requests"],
             [`${scan}#image`]: ["security-events"],
@@ -151,7 +153,7 @@ describe("workflow files", () => {
                 for (const [id, job] of Object.entries(w.jobs)) {
                     assert.ok(job.permissions, `${variant} ${p} ${id}: no permissions`);
                     const writes = Object.entries(job.permissions)
-                        .filter(([, level]) => level === "write")
+                        .filter(([scope, level]) => level === "write" && scope !== "id-token")
                         .map(([scope]) => scope);
                     assert.deepEqual(writes, allowedWrites[`${p}#${id}`] ?? [], `${variant} ${p} ${id}`);
                 }
@@ -207,6 +209,40 @@ describe("workflow files", () => {
                     }),
                 /through env/,
             );
+        });
+
+        it("grants id-token: write (S3 backend) only to the jobs that run Pulumi, each bound to its stack's environment", () => {
+            let seen = 0;
+            for (const { variant, p, w } of all) {
+                for (const [id, job] of Object.entries(w.jobs)) {
+                    const runsPulumi = job.steps.some((st) => st.uses?.startsWith("pulumi/actions@"));
+                    const idToken = job.permissions?.["id-token"] === "write";
+                    assert.equal(idToken, variant === "s3" && runsPulumi, `${variant} ${p} ${id}`);
+                    if (!idToken) continue;
+                    seen++;
+                    assert.ok(job.environment?.name, `${p} ${id} is bound to an environment`);
+                    const login = job.steps.findIndex((st) =>
+                        st.uses?.startsWith("aws-actions/configure-aws-credentials@"),
+                    );
+                    const firstPulumi = job.steps.findIndex((st) => st.uses?.startsWith("pulumi/actions@"));
+                    assert.ok(
+                        login >= 0 && login < firstPulumi,
+                        `${p} ${id}: the role is assumed before Pulumi runs`,
+                    );
+                    assert.deepEqual(job.steps[login].with, {
+                        "role-to-assume": "${{ vars.PULUMI_BACKEND_ROLE }}",
+                        "aws-region": "${{ vars.PULUMI_BACKEND_REGION }}",
+                    });
+                    for (const st of job.steps.filter(
+                        (x) => x.uses?.startsWith("pulumi/actions@") && x.with?.command,
+                    )) {
+                        assert.equal(st.with?.["cloud-url"], "${{ env.PULUMI_BACKEND_URL }}");
+                        assert.equal(st.env?.PULUMI_BACKEND_URL, "${{ vars.PULUMI_BACKEND_URL }}");
+                        assert.equal(st.env?.PULUMI_ACCESS_TOKEN, undefined);
+                    }
+                }
+            }
+            assert.equal(seen, 3, "the preview, the staging deploy and the production deploy");
         });
 
         it("comments why each job needs every permission beyond contents: read", () => {
