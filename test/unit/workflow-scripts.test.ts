@@ -552,6 +552,22 @@ describe("workflow run scripts", function () {
         });
     });
 
+    describe("a pull request that gets no secrets", () => {
+        const notice = files[".github/workflows/pulumi-preview.yml"].jobs["no-preview"].steps[0];
+
+        it("says why there is no preview, for Dependabot and for forks, in the log and the job summary", async () => {
+            const dependabot = await runStep(notice, { ACTOR: "dependabot[bot]" });
+            assert.equal(dependabot.status, 0);
+            assert.match(
+                dependabot.stdout,
+                /^::notice::no pulumi preview of staging: GitHub gives pull requests opened by Dependabot no Actions secrets/m,
+            );
+            assert.match(dependabot.summary, /### No pulumi preview/);
+            const fork = await runStep(notice, { ACTOR: "someone" });
+            assert.match(fork.stdout, /pull requests from forks no secrets/);
+        });
+    });
+
     describe("the GitHub release", () => {
         const create = production.jobs.release.steps[0];
         const gh = [

@@ -245,6 +245,39 @@ describe("workflow files", () => {
             assert.equal(seen, 3, "the preview, the staging deploy and the production deploy");
         });
 
+        it("pushes images only from jobs bound to an environment, so a push needs that environment's credentials", () => {
+            let pushes = 0;
+            for (const { variant, p, w } of all) {
+                for (const [id, job] of Object.entries(w.jobs)) {
+                    for (const st of job.steps) {
+                        if (!st.uses?.startsWith("docker/build-push-action@") || st.with?.push !== true)
+                            continue;
+                        pushes++;
+                        assert.ok(
+                            job.environment?.name,
+                            `${variant} ${p} ${id} pushes outside an environment`,
+                        );
+                    }
+                }
+            }
+            assert.ok(pushes >= 2 * Object.keys(variants).length);
+        });
+
+        it("uses no cache in a workflow that tags triggers (a release), neither build layers nor npm or pip", () => {
+            for (const { variant, p, w } of all) {
+                const push = w.on.push as { tags?: string[] } | undefined;
+                if (!push?.tags) continue;
+                for (const { job, step } of steps(w)) {
+                    const where = `${variant} ${p} ${job} "${step.name}"`;
+                    assert.equal(step.with?.["cache-from"], undefined, where);
+                    assert.equal(step.with?.["cache-to"], undefined, where);
+                    assert.equal(step.with?.cache, undefined, where);
+                    if (step.uses?.startsWith("actions/setup-node@"))
+                        assert.equal(step.with?.["package-manager-cache"], false, where);
+                }
+            }
+        });
+
         it("comments why each job needs every permission beyond contents: read", () => {
             for (const { variant, p, text, w } of all) {
                 const lines = text.split("\n");
