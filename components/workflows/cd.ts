@@ -52,7 +52,6 @@ export function releaseImageLine(image: string, digest: string): string {
 }
 
 interface ImageJobOptions {
-    readonly name: string;
     /** docker/metadata-action tag rules; the first is the version. */
     readonly tags: string;
     /** Bash regular expression every version must match before it is used. */
@@ -70,7 +69,7 @@ interface ImageJobOptions {
  * points to today. Only the registry's "not found" lets a build go ahead; any other lookup error
  * fails the job.
  */
-function findImageScript(s: WorkflowSettings, o: ImageJobOptions): string {
+function findImageScript(o: ImageJobOptions): string {
     const recorded = releaseImageLine("${IMAGE}", "");
     const lines = [
         `pattern='${o.versionPattern}'`,
@@ -139,7 +138,6 @@ function findImageScript(s: WorkflowSettings, o: ImageJobOptions): string {
         '{ echo "version=${version}"; echo "digest=${digest}"; } >> "${GITHUB_OUTPUT}"',
         "",
     ];
-    void s;
     return lines.join("\n");
 }
 
@@ -196,7 +194,7 @@ function imageSteps(s: WorkflowSettings, o: ImageJobOptions): Step[] {
                     ? { REQUESTED_VERSION: expr("inputs.version"), GH_TOKEN: expr("github.token") }
                     : {}),
             },
-            run: findImageScript(s, o),
+            run: findImageScript(o),
         },
         buildPush({
             name: "Build and push the image",
@@ -242,7 +240,6 @@ function stagingBuildJob(s: WorkflowSettings): Job {
         steps: [
             checkout(),
             ...imageSteps(s, {
-                name: "Build and push",
                 tags: "type=sha,format=long,prefix=",
                 versionPattern: commitPattern,
                 dispatch: false,
@@ -427,7 +424,6 @@ function productionDeployJob(s: WorkflowSettings): Job {
                 ].join("\n"),
             },
             ...imageSteps(s, {
-                name: productionDeploy.job,
                 tags: "type=semver,pattern={{version}}\ntype=semver,pattern={{major}}.{{minor}}",
                 versionPattern: semverPattern,
                 dispatch: true,
