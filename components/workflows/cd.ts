@@ -44,8 +44,9 @@ const commitPattern = "^[0-9a-f]{40}$";
 const digestPattern = "^sha256:[a-f0-9]{64}$";
 
 /**
- * The line of a GitHub release's body that records the image a version was released as. The
- * release job writes it; a later redeploy of the version reads the digest back from it.
+ * The line of a GitHub release's body that names the image a version was released as, for people
+ * reading the release. (Redeploys take the digest from the production stack's history instead,
+ * which only production's credentials write.)
  */
 export function releaseImageLine(image: string, digest: string): string {
     return `Image: \`${image}@${digest}\``;
@@ -63,14 +64,35 @@ interface ImageJobOptions {
 }
 
 /**
- * Looks up the image published as the version. An existing tag is never pushed again: a re-run
- * deploys the digest the tag already points to. A manual run (dispatch) redeploys a version
- * released before: the digest recorded in that version's GitHub release, not whatever the tag
- * points to today. Only the registry's "not found" lets a build go ahead; any other lookup error
- * fails the job.
+ * jq over `pulumi stack history --json`: the digest of the stack's newest update (by its update
+ * number, `version`) that released version $v (succeeded only, or any result), or "". The JSON is
+ * pulumi's updateInfoJSON (pkg/cmd/pulumi/stack/stack_history.go, v3.274.1): kind, result, version
+ * and each config value as {"value", "secret"}. The history is the stack's own
+ * record: only a job holding the stack's Pulumi credentials writes it, unlike a GitHub release or a
+ * registry tag, which any writer of the repository (or holder of a push credential) can change.
+ */
+function historyDigest(succeededOnly: boolean): string {
+    const result = succeededOnly ? ' and .result == "succeeded"' : "";
+    return (
+        `[.[] | select(.kind == "update"${result} and ((.config["cicd-pipeline:version"].value // "") == $v))]` +
+        ' | sort_by(.version) | last | .config["cicd-pipeline:digest"].value // ""'
+    );
+}
+
+/**
+ * Looks up the image published as the version. Only the registry's "not found" lets a build go
+ * ahead; any other lookup error fails the job.
+ *
+ * Staging (commit tags): a published tag is deployed as it is (a re-run).
+ *
+ * Production (`record`): the production stack's history is the record of what was released.
+ * - A tag push whose version is published already is deployed only when production recorded that
+ *   very digest for the version (a re-run); otherwise the tag was pushed by someone else (any
+ *   holder of a push credential, staging's included) and the job refuses it.
+ * - A manual run (dispatch) redeploys a version released before: the digest of production's newest
+ *   successful update of that version, not whatever the tag points to today.
  */
 function findImageScript(o: ImageJobOptions): string {
-    const recorded = releaseImageLine("${IMAGE}", "");
     const lines = [
         `pattern='${o.versionPattern}'`,
         ...(o.dispatch
@@ -102,31 +124,27 @@ function findImageScript(o: ImageJobOptions): string {
         "fi",
         ...(o.dispatch
             ? [
+                  'if ! history="$(pulumi stack history --stack "${STACK}" --json)"; then',
+                  '  echo "::error::cannot read the history of stack ${STACK} (see above): it is the record of what was released"',
+                  "  exit 1",
+                  "fi",
                   'if [ "${GITHUB_EVENT_NAME}" = "workflow_dispatch" ]; then',
-                  "  # The digest recorded when the version was released, not what its tag points to now.",
-                  '  if ! body="$(gh release view "v${version}" --repo "${GITHUB_REPOSITORY}" --json body --jq .body)"; then',
-                  '    echo "::error::no GitHub release v${version}: only a version released by this workflow (its release records the image digest) can be deployed again; scripts/rollback.sh deploys any version by hand"',
-                  "    exit 1",
-                  "  fi",
-                  '  digest=""',
-                  `  prefix="${bashQuoted(recorded.slice(0, -1))}"`,
-                  "  while IFS= read -r line; do",
-                  "    line=\"${line%$'\\r'}\"",
-                  '    if [[ "${line}" == "${prefix}"* ]]; then',
-                  '      digest="${line#"${prefix}"}"',
-                  '      digest="${digest%\\`}"',
-                  "      break",
-                  "    fi",
-                  '  done <<<"${body}"',
+                  "  # The digest production released the version with, not what its tag points to now.",
+                  `  digest="$(jq -r --arg v "\${version}" '${historyDigest(true)}' <<<"\${history}")"`,
                   `  if ! [[ "\${digest}" =~ ${digestPattern} ]]; then`,
-                  '    echo "::error::the GitHub release v${version} records no image digest of ${IMAGE} (a line ${prefix}sha256:...\\`)"',
+                  '    echo "::error::stack ${STACK} never released ${version}: only a version it released can be deployed again here; scripts/rollback.sh ${STACK} ${version} sha256:... deploys another by hand"',
                   "    exit 1",
                   "  fi",
                   '  if [ -n "${published}" ] && [ "${published}" != "${digest}" ]; then',
-                  '    echo "::warning::${ref} now points to ${published}; deploying ${digest}, recorded when ${version} was released"',
+                  '    echo "::warning::${ref} now points to ${published}; deploying ${digest}, which ${STACK} released as ${version}"',
                   "  fi",
-                  '  echo "::notice::deploying ${IMAGE}@${digest}, recorded in the release v${version}"',
+                  '  echo "::notice::deploying ${IMAGE}@${digest}, which ${STACK} released as ${version}"',
                   'elif [ -n "${published}" ]; then',
+                  `  attempted="$(jq -r --arg v "\${version}" '${historyDigest(false)}' <<<"\${history}")"`,
+                  '  if [ "${attempted}" != "${published}" ]; then',
+                  '    echo "::error::${ref} exists already (${published}), but ${STACK} never deployed it: it was not pushed by this workflow. Check who pushed it; to release the version, delete the tag in the registry (or tag a new version) and run again"',
+                  "    exit 1",
+                  "  fi",
               ]
             : ['if [ -n "${published}" ]; then']),
         '  digest="${published}"',
@@ -191,7 +209,11 @@ function imageSteps(s: WorkflowSettings, o: ImageJobOptions): Step[] {
                 IMAGE: s.image,
                 TAG_VERSION: expr("steps.meta.outputs.version"),
                 ...(o.dispatch
-                    ? { REQUESTED_VERSION: expr("inputs.version"), GH_TOKEN: expr("github.token") }
+                    ? {
+                          REQUESTED_VERSION: expr("inputs.version"),
+                          ...pulumiEnv(s),
+                          STACK: deployStacks.production,
+                      }
                     : {}),
             },
             run: findImageScript(o),
@@ -423,6 +445,9 @@ function productionDeployJob(s: WorkflowSettings): Job {
                     "",
                 ].join("\n"),
             },
+            // The Pulumi CLI first: the production stack's history is the record of released images.
+            ...pulumiProgramSetup(s, { cache: false }),
+            installPulumi(),
             ...imageSteps(s, {
                 tags: "type=semver,pattern={{version}}\ntype=semver,pattern={{major}}.{{minor}}",
                 versionPattern: semverPattern,
@@ -430,7 +455,6 @@ function productionDeployJob(s: WorkflowSettings): Job {
                 cache: false,
             }),
             releaseSummaryStep(s, stack),
-            ...pulumiProgramSetup(s, { cache: false }),
             createAppToken({
                 name: "Mint a read-only GitHub App token for the preview",
                 id: "app-token",
@@ -468,7 +492,6 @@ function productionDeployJob(s: WorkflowSettings): Job {
                 },
                 run: turnstileScript(),
             },
-            installPulumi(),
             recordPreviousStep(s, stack),
             ...deployAndSmoke(s, stack, imageVersion, imageDigest),
             pulumiUp(s, {
@@ -527,13 +550,14 @@ const productionDescription = (s: WorkflowSettings) =>
         " before when the release or its smoke tests fail. Production's credentials are secrets of",
         " the production environment, so no other job can read them.",
         "",
-        " A published version is never pushed again: when the version's image exists (a re-run), its",
-        " digest is deployed; a push that finds the tag taken by another digest fails.",
+        " A published version is never pushed again: when the version's image exists, it is deployed",
+        " only if production's stack history recorded that digest for the version (a re-run), and",
+        " refused otherwise; a push that finds the tag taken by another digest fails.",
         "",
         " Manual rollback (or redeploy) to a version released before, such as 1.0.0:",
         "   Actions > CD (production) > Run workflow; under 'Use workflow from' pick a release tag",
         "   (the production environment deploys from release tags only) and enter the version.",
-        " Nothing is built: the job deploys the digest recorded in that version's GitHub release,",
+        " Nothing is built: the job deploys the digest production's stack history recorded for it,",
         " after the approval. The run waits for no other run's approval (no concurrency group); it",
         " waits only while another approved production deploy is running. `scripts/rollback.sh",
         " production 1.0.0` does the same from a checkout.",

@@ -268,24 +268,82 @@ describe("workflow run scripts", function () {
             '  refused) echo "ERROR: failed to authorize: failed to fetch oauth token: 401 Unauthorized" >&2; exit 1 ;;',
             "esac",
         ].join("\n");
+        /**
+         * `pulumi stack history --json` as the CLI prints it: updates newest first, each with the
+         * config it ran with ({"<project>:<key>": {"value", "secret"}}), kind and result
+         * (pulumi/pulumi pkg/cmd/pulumi/stack/stack_history.go, updateInfoJSON). $FAKE_HISTORY, or a
+         * failure like a refused login.
+         */
+        const fakeHistory = [
+            'if [ "${FAKE_HISTORY:-}" = fail ]; then echo "error: [403] Forbidden" >&2; exit 255; fi',
+            'printf "%s\\n" "${FAKE_HISTORY:-[]}"',
+        ].join("\n");
+        let updateNumber = 0;
+        /** One update as the history lists it; `number` is its update number (pulumi's `version`). */
+        const update = (version: string, d: string, result = "succeeded", number = ++updateNumber) => ({
+            version: number,
+            kind: "update",
+            result,
+            startTime: "2026-11-01T10:00:00.000Z",
+            config: {
+                "cicd-pipeline:version": { value: version, secret: false },
+                "cicd-pipeline:digest": { value: d, secret: false },
+                "cicd-pipeline:deploySshKey": { value: "[secret]", secret: true },
+            },
+        });
         const run = (step: ParsedStep, env: Record<string, string>) =>
-            runStep(step, { FAKE_DIGEST: digest, ...env }, { docker: fakeDocker });
+            runStep(step, { FAKE_DIGEST: digest, ...env }, { docker: fakeDocker, pulumi: fakeHistory });
+        const dispatch = (env: Record<string, string>) =>
+            run(productionImage, { GITHUB_EVENT_NAME: "workflow_dispatch", ...env });
 
         it("builds a tag's version that is not published yet", async () => {
             const r = await run(productionImage, { TAG_VERSION: "1.2.3", FAKE_REGISTRY: "missing" });
             assert.equal(r.status, 0, r.stdout + r.stderr);
             assert.deepEqual(r.outputs, { version: "1.2.3", digest: "" });
-            assert.equal(
-                r.calls.trim(),
-                "docker buildx imagetools inspect docker.io/acme/web-app:1.2.3 --format {{json .Manifest}}",
+            assert.match(
+                r.calls,
+                /^docker buildx imagetools inspect docker\.io\/acme\/web-app:1\.2\.3 --format \{\{json \.Manifest\}\}$/m,
             );
+            assert.match(r.calls, /^pulumi stack history --stack production --json$/m);
         });
 
-        it("never pushes a published version again: a re-run deploys the digest the tag has", async () => {
-            const r = await run(productionImage, { TAG_VERSION: "1.2.3", FAKE_REGISTRY: "published" });
+        it("re-runs a release by deploying the digest production already recorded for the version", async () => {
+            const r = await run(productionImage, {
+                TAG_VERSION: "1.2.3",
+                FAKE_REGISTRY: "published",
+                // The first attempt failed after pushing: the failed update still records its config.
+                FAKE_HISTORY: JSON.stringify([
+                    update("1.2.3", digest, "failed"),
+                    update("1.2.2", otherDigest),
+                ]),
+            });
             assert.equal(r.status, 0, r.stdout + r.stderr);
             assert.deepEqual(r.outputs, { version: "1.2.3", digest });
             assert.match(r.stdout, /already published/);
+        });
+
+        it("refuses a tag's version that someone else published: production never deployed that digest", async () => {
+            for (const history of [[], [update("1.2.3", otherDigest, "failed")]]) {
+                const r = await run(productionImage, {
+                    TAG_VERSION: "1.2.3",
+                    FAKE_REGISTRY: "published",
+                    FAKE_HISTORY: JSON.stringify(history),
+                });
+                assert.notEqual(r.status, 0, JSON.stringify(history));
+                assert.match(
+                    r.stdout,
+                    /::error::docker\.io\/acme\/web-app:1\.2\.3 exists already .* never deployed it/,
+                );
+                assert.deepEqual(r.outputs, {});
+            }
+        });
+
+        it("staging deploys its own published commit image again on a re-run", async () => {
+            const sha = "0123456789abcdef0123456789abcdef01234567";
+            const r = await run(stagingImage, { TAG_VERSION: sha, FAKE_REGISTRY: "published" });
+            assert.equal(r.status, 0, r.stdout + r.stderr);
+            assert.deepEqual(r.outputs, { version: sha, digest });
+            assert.doesNotMatch(r.calls, /pulumi/);
         });
 
         it("fails when the registry cannot be asked, rather than building over an existing tag", async () => {
@@ -295,37 +353,31 @@ describe("workflow run scripts", function () {
             assert.deepEqual(r.outputs, {});
         });
 
-        /** gh as GitHub answers `gh release view v<version> --json body --jq .body`: FAKE_RELEASE_BODY, or 404. */
-        const fakeGh = [
-            'if [ "$1 $2" = "release view" ] && [ -n "${FAKE_RELEASE_BODY:-}" ]; then',
-            '  printf "%s\\n" "${FAKE_RELEASE_BODY}"',
-            "  exit 0",
-            "fi",
-            'echo "release not found" >&2',
-            "exit 1",
-        ].join("\n");
-        const dispatch = (env: Record<string, string>) =>
-            runStep(
-                productionImage,
-                { FAKE_DIGEST: digest, GITHUB_EVENT_NAME: "workflow_dispatch", ...env },
-                { docker: fakeDocker, gh: fakeGh },
-            );
-        const body = (d: string) =>
-            `## What's Changed\r\n* a change\r\n\r\n${releaseImageLine("docker.io/acme/web-app", d)}\r\n`;
+        it("fails when production's history cannot be read", async () => {
+            const r = await run(productionImage, {
+                TAG_VERSION: "1.2.3",
+                FAKE_REGISTRY: "missing",
+                FAKE_HISTORY: "fail",
+            });
+            assert.notEqual(r.status, 0);
+            assert.match(r.stdout, /::error::cannot read the history of stack production/);
+        });
 
-        it("redeploys a requested version (with or without v) by the digest its GitHub release recorded", async () => {
+        it("redeploys a requested version (with or without v) by the digest production last released it with", async () => {
+            const older = `sha256:${"ef".repeat(32)}`;
             for (const requested of ["1.0.0", "v1.0.0"]) {
                 const r = await dispatch({
                     REQUESTED_VERSION: requested,
                     FAKE_REGISTRY: "published",
-                    FAKE_RELEASE_BODY: body(digest),
+                    FAKE_HISTORY: JSON.stringify([
+                        update("1.1.0", otherDigest, "succeeded", 14),
+                        update("1.0.0", older, "failed", 13),
+                        update("1.0.0", digest, "succeeded", 12),
+                        update("1.0.0", older, "succeeded", 9),
+                    ]),
                 });
                 assert.equal(r.status, 0, r.stdout + r.stderr);
                 assert.deepEqual(r.outputs, { version: "1.0.0", digest });
-                assert.match(
-                    r.calls,
-                    /^gh release view v1\.0\.0 --repo acme\/web-app --json body --jq \.body$/m,
-                );
                 assert.doesNotMatch(r.stdout, /::warning::/);
             }
         });
@@ -335,7 +387,7 @@ describe("workflow run scripts", function () {
                 REQUESTED_VERSION: "1.0.0",
                 FAKE_REGISTRY: "published",
                 FAKE_DIGEST: otherDigest,
-                FAKE_RELEASE_BODY: body(digest),
+                FAKE_HISTORY: JSON.stringify([update("1.0.0", digest)]),
             });
             assert.equal(r.status, 0, r.stdout + r.stderr);
             assert.deepEqual(r.outputs, { version: "1.0.0", digest });
@@ -345,34 +397,22 @@ describe("workflow run scripts", function () {
             );
         });
 
-        it("refuses a redeploy when no release records the version's digest", async () => {
-            const none = await dispatch({ REQUESTED_VERSION: "1.0.0", FAKE_REGISTRY: "published" });
-            assert.notEqual(none.status, 0);
-            assert.match(none.stdout, /::error::no GitHub release v1\.0\.0/);
-            const unrecorded = await dispatch({
-                REQUESTED_VERSION: "1.0.0",
-                FAKE_REGISTRY: "published",
-                FAKE_RELEASE_BODY: "Image: `docker.io/acme/other@" + digest + "`",
-            });
-            assert.notEqual(unrecorded.status, 0);
-            assert.match(unrecorded.stdout, /::error::the GitHub release v1\.0\.0 records no image digest/);
-            assert.deepEqual(unrecorded.outputs, {});
-        });
-
-        it("refuses to redeploy a requested version that was never released", async () => {
-            const r = await dispatch({ REQUESTED_VERSION: "9.9.9", FAKE_REGISTRY: "missing" });
-            assert.notEqual(r.status, 0);
-            assert.match(r.stdout, /::error::no GitHub release v9\.9\.9/);
-            assert.deepEqual(r.outputs, {});
+        it("refuses to redeploy a version production never released", async () => {
+            for (const history of [[], [update("9.9.9", digest, "failed")]]) {
+                const r = await dispatch({
+                    REQUESTED_VERSION: "9.9.9",
+                    FAKE_REGISTRY: "published",
+                    FAKE_HISTORY: JSON.stringify(history),
+                });
+                assert.notEqual(r.status, 0);
+                assert.match(r.stdout, /::error::stack production never released 9\.9\.9/);
+                assert.deepEqual(r.outputs, {});
+            }
         });
 
         it("validates the requested version before it reaches any command", async () => {
             for (const requested of ['1.0.0"; touch pwned; "', "1.0", "latest", "1.0.0\nx", "../1.0.0", ""]) {
-                const r = await run(productionImage, {
-                    GITHUB_EVENT_NAME: "workflow_dispatch",
-                    REQUESTED_VERSION: requested,
-                    FAKE_REGISTRY: "published",
-                });
+                const r = await dispatch({ REQUESTED_VERSION: requested, FAKE_REGISTRY: "published" });
                 assert.notEqual(r.status, 0, JSON.stringify(requested));
                 assert.match(r.stdout, /::error::not a version to deploy/);
                 assert.equal(r.calls, "", "nothing was called");

@@ -584,7 +584,8 @@ describe("workflow files", () => {
             // The input reaches the script only through env, where it is validated.
             assert.equal(image.env?.REQUESTED_VERSION, "${{ inputs.version }}");
             assert.ok(!image.run!.includes("inputs."));
-            assert.match(image.run!, /gh release view "v\$\{version\}"/);
+            assert.match(image.run!, /pulumi stack history --stack "\$\{STACK\}" --json/);
+            assert.equal(image.env?.STACK, "production");
             assert.equal(byId("meta").if, "${{ github.event_name == 'push' }}");
             assert.equal(byId("push").if, "${{ steps.image.outputs.digest == '' }}");
             assert.equal(w.jobs.release.if, "${{ github.event_name == 'push' }}");
