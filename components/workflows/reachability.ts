@@ -132,10 +132,19 @@ export function reachabilityProblems(
 }
 
 /** What a credential opens, for the second table. */
-function unlocks(c: DeclaredCredential): string {
+function unlocks(c: DeclaredCredential, credentials: readonly DeclaredCredential[]): string {
     switch (c.name) {
-        case secretNames.pulumiConfigPassphrase:
-            return `decrypts stack ${c.stack}'s config secrets (its deploy key among them) and state secrets`;
+        case secretNames.pulumiConfigPassphrase: {
+            // The stack file holds every secret the stack declares, encrypted with this passphrase.
+            const keys = [
+                ...new Set(
+                    credentials
+                        .filter((x) => x.stack === c.stack && "secret" in x.source)
+                        .map((x) => ("secret" in x.source ? x.source.secret : "")),
+                ),
+            ].sort();
+            return `decrypts stack ${c.stack}'s config (${keys.join(", ")}) and its state's secrets`;
+        }
         case secretNames.pulumiAccessToken:
             return `reads and writes stack ${c.stack}'s state in Pulumi Cloud (as far as the token's scope allows)`;
         case secretNames.deploySshKey:
@@ -191,7 +200,7 @@ export function reachabilityMarkdown(
             .filter((c) => c.kind === "secret")
             .map((c) => {
                 const readers = reach.filter((r) => r.credential === c).map((r) => `${r.workflow} ${r.job}`);
-                return `| ${c.name} | ${c.environment} | ${c.stack} | ${unlocks(c)} | ${readers.join(", ") || "**no job**"} |`;
+                return `| ${c.name} | ${c.environment} | ${c.stack} | ${unlocks(c, credentials)} | ${readers.join(", ") || "**no job**"} |`;
             }),
     ];
     return lines.join("\n");
