@@ -15,6 +15,7 @@ import {
     Reach,
     reachability,
     reachabilityMarkdown,
+    reachabilityProblems,
 } from "../components/workflows/reachability";
 import { statusBadges, workflowFilesForStack } from "../components/workflows/render";
 
@@ -130,6 +131,11 @@ function main(argv: string[]): void {
     if (argv.includes("--reachability")) {
         const { reach, credentials, environments } = committedReachability();
         console.log(reachabilityMarkdown(reach, credentials, environments));
+        const problems = reachabilityProblems(reach, credentials);
+        if (problems.length > 0) {
+            console.error(`\n${problems.length} problems:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+            process.exit(1);
+        }
         return;
     }
     const value = (flag: string) => {
