@@ -18,6 +18,7 @@ import {
     repositoryVisibilities,
 } from "./components/repository/github-plan";
 import { PIDS_MAX, PIDS_MIN } from "./components/deploy/release-plan";
+import { deploySecretKeys, requiredSecretKeys, SecretConfigKey } from "./components/credentials";
 
 // ---------------------------------------------------------------------------------------------------
 // Patterns. Anything that may reach a shell on a host is matched against a strict pattern here.
@@ -353,9 +354,37 @@ const workflowsSchema = z
     // Every field has its default, so an absent object takes them all.
     .prefault({});
 
+/** The GitHub App whose installation tokens the production deploy job's preview uses. */
+const githubAppSchema = z.strictObject({
+    clientId: z.string().regex(/^(?:Iv[0-9A-Za-z.]{2,40}|[0-9]{1,12})$/, {
+        error: "must be the GitHub App's client ID (Iv23..., on the App's settings page) or its numeric App ID",
+    }),
+});
+
+/**
+ * A self-managed backend in S3, which the workflows reach through GitHub's OIDC token: each job that
+ * runs Pulumi assumes the stack's AWS role (whose trust policy admits only that stack's GitHub
+ * environment). Absent: Pulumi Cloud, with the pulumiAccessToken secret.
+ */
+const backendSchema = z.strictObject({
+    url: z
+        .string()
+        .regex(/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](?:\/[A-Za-z0-9._/-]*)?(?:\?region=[a-z0-9-]+)?$/, {
+            error: "must be an S3 backend URL such as s3://acme-pulumi-state/web-app?region=eu-west-1 (the workflows reach S3 only; for Pulumi Cloud leave backend out)",
+        }),
+    awsRoleArn: z.string().regex(/^arn:aws[a-z-]*:iam::[0-9]{12}:role\/[A-Za-z0-9+=,.@_/-]{1,512}$/, {
+        error: "must be the ARN of the IAM role the stack's workflow jobs assume, such as arn:aws:iam::123456789012:role/pulumi-staging",
+    }),
+    awsRegion: z.string().regex(/^[a-z]{2}(?:-gov)?-[a-z]+-[0-9]$/, {
+        error: "must be an AWS region such as eu-west-1",
+    }),
+});
+
 /** Object-valued keys, parsed from the JSON Pulumi hands the program. */
 const objectKeys = {
+    backend: backendSchema.optional(),
     github: githubSchema.optional(),
+    githubApp: githubAppSchema.optional(),
     environment: environmentSchema,
     deploy: deploySchema.optional(),
     workflows: workflowsSchema,
@@ -371,27 +400,46 @@ const scalarKeys = {
         .string()
         .regex(imageDigest, { error: "must be a digest such as sha256:<64 hex digits>" })
         .optional(),
+    /**
+     * "true" in the CD workflows' `pulumi up`: the program declares only the release (no GitHub
+     * objects, no GitHub API call), and the up targets it, so no GitHub credential is needed.
+     */
+    releaseOnly: z
+        .enum(["true", "false"], { error: 'must be "true" or "false"' })
+        .optional()
+        .transform((v) => v === "true"),
 } as const;
 
 /** Secret keys: set with `pulumi config set --secret`, never stored in plaintext. */
 const secretKeys = {
-    dockerUsername: "the registry user name",
-    dockerPassword: "the registry password or access token",
+    dockerUsername: "the registry user name the stack's CD jobs push with",
+    dockerPassword: "the registry password or access token the stack's CD jobs push with",
     deploySshKey: "the deploy user's SSH private key (PEM or OpenSSH format)",
     slackWebhook: "the Slack incoming-webhook URL",
-    pulumiAccessToken: "the Pulumi Cloud access token the workflows log in with",
-    pulumiBackendUrl:
-        "the self-managed backend URL the workflows log in to (s3://..., azblob://..., file://...)",
-    pulumiConfigPassphrase: "the passphrase that encrypts this project's stack secrets",
-} as const;
+    pulumiAccessToken:
+        "the Pulumi Cloud access token this stack's workflow jobs log in with (scope it to this stack)",
+    pulumiConfigPassphrase: "the passphrase that encrypts this stack's secrets; each stack has its own",
+    githubAppPrivateKey:
+        "the private key (PEM) of the GitHub App whose read-only tokens the production deploy job previews with",
+} as const satisfies Record<SecretConfigKey, string>;
 type SecretKey = keyof typeof secretKeys;
 
-/** The GitHub provider's token, read from the provider's own config key. */
+/**
+ * The GitHub provider's token key. Refused: a token stored in a stack reaches every job that can
+ * decrypt the stack, and a personal access token every repository its owner can reach.
+ */
 const githubTokenKey = "github:token";
+
+/** Keys that earlier versions accepted, with why they are gone and what to do instead. */
+const retiredKeys: Readonly<Record<string, string>> = {
+    pulumiBackendUrl:
+        "the workflows reach Pulumi Cloud (pulumiAccessToken) or an S3 backend through OIDC (the backend key: url, awsRoleArn, awsRegion; see README, Backends)",
+};
 
 /** Secrets read from a file rather than typed at the prompt. */
 const secretFromFile: Partial<Record<SecretKey, string>> = {
     deploySshKey: "~/.ssh/deploy_ed25519",
+    githubAppPrivateKey: "~/Downloads/<app>.private-key.pem",
 };
 
 const configSchema = z.strictObject({ ...objectKeys, ...scalarKeys });
@@ -410,7 +458,9 @@ export type EnvironmentSettings = ParsedConfig["environment"];
 export type DeploySettings = NonNullable<ParsedConfig["deploy"]>;
 export type HostSettings = DeploySettings["hosts"][number];
 export type WorkflowSettings = ParsedConfig["workflows"];
-export type Secrets = { readonly [K in SecretKey | "githubToken"]?: pulumi.Output<string> };
+export type Secrets = { readonly [K in SecretKey]?: pulumi.Output<string> };
+export type GithubAppSettings = NonNullable<ParsedConfig["githubApp"]>;
+export type BackendSettings = NonNullable<ParsedConfig["backend"]>;
 
 export interface PipelineConfig {
     readonly project: string;
@@ -421,8 +471,14 @@ export interface PipelineConfig {
     /** Target hosts; absent for a stack that deploys nowhere. */
     readonly deploy?: DeploySettings;
     readonly workflows: WorkflowSettings;
+    /** The GitHub App the production deploy job previews with; absent elsewhere. */
+    readonly githubApp?: GithubAppSettings;
+    /** The S3 backend the workflows reach through OIDC; absent for Pulumi Cloud. */
+    readonly backend?: BackendSettings;
     /** The app version (image tag) to serve and, when known, its digest. */
     readonly release: { readonly version?: string; readonly digest?: string };
+    /** Whether this run declares only the release (the CD workflows' targeted `pulumi up`). */
+    readonly releaseOnly: boolean;
     /** Secret values, each an Output marked secret. */
     readonly secrets: Secrets;
 }
@@ -487,6 +543,12 @@ export function parseConfig(raw: RawConfig, options: ParseOptions = {}): Pipelin
     for (const [fullKey, value] of Object.entries(raw.values)) {
         if (!fullKey.startsWith(prefix)) continue; // provider config such as github:token
         const key = fullKey.slice(prefix.length);
+        if (key in retiredKeys) {
+            problems.push(
+                `${fullKey}: is no longer used: ${retiredKeys[key]}. Fix: pulumi config rm -s ${raw.stack} ${key}`,
+            );
+            continue;
+        }
         if (!known.has(key)) {
             problems.push(
                 `${fullKey}: unknown key. Known keys: ${[...known].sort().join(", ")}. Fix: pulumi config rm -s ${raw.stack} ${key}`,
@@ -554,16 +616,41 @@ export function parseConfig(raw: RawConfig, options: ParseOptions = {}): Pipelin
         );
     }
 
-    // Which secrets this stack needs depends on what it declares.
-    const required = new Set<SecretKey>();
-    if (github) {
-        required.add("deploySshKey");
-        if (owns)
-            ["dockerUsername", "dockerPassword", "pulumiConfigPassphrase"].forEach((k) =>
-                required.add(k as SecretKey),
-            );
+    const githubSettings = parsed?.github && {
+        ...parsed.github,
+        ownsRepositoryObjects: owns,
+        features: planFeatures(parsed.github.plan, parsed.github.visibility),
+    };
+    // Which secrets this stack needs depends on what it declares (components/credentials.ts).
+    const provisional: PipelineConfig | undefined = parsed && {
+        project: raw.project,
+        stack: raw.stack,
+        github: githubSettings,
+        environment: parsed.environment,
+        deploy: parsed.deploy,
+        workflows: parsed.workflows,
+        githubApp: parsed.githubApp,
+        backend: parsed.backend,
+        release: {},
+        releaseOnly: parsed.releaseOnly,
+        secrets: {},
+    };
+    const required: Set<SecretKey> = provisional
+        ? requiredSecretKeys(provisional)
+        : // The schema failed: still report the secrets any stack of this shape needs.
+          new Set<SecretKey>(github ? deploySecretKeys : input.deploy ? ["deploySshKey"] : []);
+    if (
+        provisional &&
+        required.has("githubAppPrivateKey") &&
+        !parsed?.githubApp &&
+        options.requireSecrets !== false
+    ) {
+        problems.push(
+            `${prefix}githubApp: is required for stack ${raw.stack}: its deploy job previews the whole stack (reviewers, workflow files) ` +
+                `with a read-only GitHub App installation token. Create a GitHub App with Contents: read and Members: read, install it on ` +
+                `the repository, then set githubApp.clientId in Pulumi.${raw.stack}.yaml and ${setSecretCommand(raw, "githubAppPrivateKey")}`,
+        );
     }
-    if (parsed?.deploy ?? input.deploy) required.add("deploySshKey");
 
     const secrets: Record<string, pulumi.Output<string>> = {};
     for (const key of Object.keys(secretKeys) as SecretKey[]) {
@@ -583,7 +670,10 @@ export function parseConfig(raw: RawConfig, options: ParseOptions = {}): Pipelin
             );
             continue;
         }
-        if (key === "deploySshKey" && !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(value)) {
+        if (
+            (key === "deploySshKey" || key === "githubAppPrivateKey") &&
+            !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(value)
+        ) {
             problems.push(
                 `${fullKey}: is not a private key (expected a -----BEGIN ... PRIVATE KEY----- block). Fix: ${setSecretCommand(raw, key)}`,
             );
@@ -599,18 +689,11 @@ export function parseConfig(raw: RawConfig, options: ParseOptions = {}): Pipelin
     }
     const token = raw.values[githubTokenKey];
     if (token !== undefined && token !== "") {
-        if (!raw.secretKeys.has(githubTokenKey)) {
-            problems.push(
-                `${githubTokenKey}: is stored in plaintext but must be a secret. Fix: pulumi config rm -s ${raw.stack} ${githubTokenKey} && pulumi config set --secret -s ${raw.stack} ${githubTokenKey}`,
-            );
-        } else {
-            secrets.githubToken = pulumi.secret(token);
-        }
-    }
-    const hasBackend = ["pulumiAccessToken", "pulumiBackendUrl"].some((k) => raw.values[prefix + k]);
-    if (owns && !hasBackend && options.requireSecrets !== false) {
         problems.push(
-            `${prefix}pulumiAccessToken: the workflows need a backend to run Pulumi; set one of pulumiAccessToken or pulumiBackendUrl. Fix: ${setSecretCommand(raw, "pulumiAccessToken")}`,
+            `${githubTokenKey}: a GitHub token in the stack config is refused: whoever can decrypt the stack (every job holding ` +
+                `its passphrase) could use it, and a personal access token reaches every repository of its owner. ` +
+                `Fix: pulumi config rm -s ${raw.stack} ${githubTokenKey}; run pulumi up with your own token instead: ` +
+                `GITHUB_TOKEN=$(gh auth token) pulumi up -s ${raw.stack} (the workflows mint short-lived GitHub App tokens)`,
         );
     }
     if (
@@ -630,7 +713,7 @@ export function parseConfig(raw: RawConfig, options: ParseOptions = {}): Pipelin
     }
     if (parsed?.github && !parsed.deploy) {
         problems.push(
-            `${prefix}deploy: is required when github is set: DEPLOY_USER and the DEPLOY_HOST_* secret come from it`,
+            `${prefix}deploy: is required when github is set: the DEPLOY_USER and DEPLOY_HOST_* variables come from it`,
         );
     }
     if (parsed?.deploy && !parsed.deploy.resolveDigest && parsed.version && !parsed.digest) {
@@ -646,17 +729,14 @@ export function parseConfig(raw: RawConfig, options: ParseOptions = {}): Pipelin
     return {
         project: raw.project,
         stack: raw.stack,
-        github: parsed.github
-            ? {
-                  ...parsed.github,
-                  ownsRepositoryObjects: owns,
-                  features: planFeatures(parsed.github.plan, parsed.github.visibility),
-              }
-            : undefined,
+        github: githubSettings,
         environment: parsed.environment,
         deploy: parsed.deploy,
         workflows: parsed.workflows,
+        githubApp: parsed.githubApp,
+        backend: parsed.backend,
         release: { version: parsed.version, digest: parsed.digest },
+        releaseOnly: parsed.releaseOnly,
         secrets,
     };
 }

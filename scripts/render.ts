@@ -3,11 +3,20 @@
  *
  *   npm run render -- --out DIR --stack NAME
  *   npm run render -- --badges --stack NAME   # only the status badge Markdown for the README
+ *   npm run render -- --reachability          # which job can read which credential (README's table)
  *   npm run golden          # rewrites test/golden/<stack>/ for every committed stack file
  */
 import * as fs from "fs";
 import * as path from "path";
-import { committedStacks as stacksIn, parseConfig, readStackFile } from "../config";
+import { committedStacks as stacksIn, parseConfig, PipelineConfig, readStackFile } from "../config";
+import { DeclaredCredential, extraEnvironments, stackCredentials } from "../components/credentials";
+import {
+    EnvironmentRules,
+    Reach,
+    reachability,
+    reachabilityMarkdown,
+    reachabilityProblems,
+} from "../components/workflows/reachability";
 import { statusBadges, workflowFilesForStack } from "../components/workflows/render";
 
 const root = path.resolve(__dirname, "..");
@@ -26,6 +35,49 @@ export function stackBadges(stack: string, dir = root): string | undefined {
 /** Stacks with a committed Pulumi.<stack>.yaml. */
 export function committedStacks(dir = root): string[] {
     return stacksIn(dir);
+}
+
+/** Every committed stack's config, read offline (no secret values). */
+function committedConfigs(dir: string): PipelineConfig[] {
+    return committedStacks(dir).map((s) => parseConfig(readStackFile(s, { dir }), { requireSecrets: false }));
+}
+
+/**
+ * The reachability of every credential the committed stacks declare, through the workflow files
+ * they commit: the reads, the declared credentials and the environments' rules.
+ */
+export function committedReachability(dir = root): {
+    reach: Reach[];
+    credentials: DeclaredCredential[];
+    environments: EnvironmentRules[];
+} {
+    const configs = committedConfigs(dir);
+    const files = Object.assign({}, ...configs.map((c) => workflowFilesForStack(c))) as Record<
+        string,
+        string
+    >;
+    const credentials = configs.flatMap(stackCredentials);
+    const environments = configs.flatMap((c): EnvironmentRules[] =>
+        c.github
+            ? [
+                  {
+                      name: c.environment.name,
+                      stack: c.stack,
+                      reviewers: c.environment.reviewers.users.length + c.environment.reviewers.teams.length,
+                      branches: c.environment.deployFrom.branches,
+                      tags: c.environment.deployFrom.tags,
+                  },
+                  ...extraEnvironments(c).map((e) => ({
+                      name: e.name,
+                      stack: c.stack,
+                      reviewers: 0,
+                      branches: e.branchPatterns,
+                      tags: e.tagPatterns,
+                  })),
+              ]
+            : [],
+    );
+    return { reach: reachability(files, credentials), credentials, environments };
 }
 
 /** Name of the manifest the golden directories carry beside the files. */
@@ -56,7 +108,8 @@ function describe(stack: string, files: Record<string, string>): string {
 function usage(message: string): never {
     console.error(
         `${message}\nusage: npm run render -- --out DIR --stack NAME\n` +
-            `       npm run render -- --badges --stack NAME\n       npm run golden`,
+            `       npm run render -- --badges --stack NAME\n       npm run render -- --reachability\n` +
+            `       npm run golden`,
     );
     process.exit(2);
 }
@@ -72,6 +125,16 @@ function main(argv: string[]): void {
             const manifest = { stack, files: Object.keys(files).sort() };
             fs.writeFileSync(path.join(dir, goldenManifest), JSON.stringify(manifest, null, 4) + "\n");
             console.log(describe(stack, files));
+        }
+        return;
+    }
+    if (argv.includes("--reachability")) {
+        const { reach, credentials, environments } = committedReachability();
+        console.log(reachabilityMarkdown(reach, credentials, environments));
+        const problems = reachabilityProblems(reach, credentials);
+        if (problems.length > 0) {
+            console.error(`\n${problems.length} problems:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+            process.exit(1);
         }
         return;
     }

@@ -6,9 +6,9 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-# Debian packages the unit tests use: the example app's linters and tests, and shellcheck for the
-# generated workflows' scripts and the host tools.
-packages=(flake8 black python3-pytest python3-pytest-cov shellcheck)
+# Debian packages the unit tests use: the example app's linters and tests, shellcheck for the
+# generated workflows' scripts and the host tools, and Go and a Python venv for the analysers below.
+packages=(flake8 black python3-pytest python3-pytest-cov shellcheck python3-venv)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -25,6 +25,10 @@ fi
 
 # Exactly the locked dependencies.
 npm ci --no-audit --no-fund
+
+# zizmor and actionlint at their pinned versions, in a cache outside the checkout (fast when present);
+# the unit tests run them over the rendered workflows.
+scripts/install-analysers.sh
 
 # npm test, with one closing line that counts the tests mocha ran.
 log="$(mktemp)"

@@ -20,6 +20,7 @@ const types = {
     policy: "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy",
     secret: "github:index/actionsSecret:ActionsSecret",
     environmentSecret: "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret",
+    environmentVariable: "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable",
 } as const;
 
 /**
@@ -30,6 +31,8 @@ const types = {
  * - RepositoryEnvironmentDeploymentPolicy: environment (resource_github_repository_environment_deployment_policy.go:41-46).
  * - ActionsSecret: secret_name (resource_github_actions_secret.go:47-53); value is updated in place.
  * - ActionsEnvironmentSecret: environment, secret_name (resource_github_actions_environment_secret.go:41-53).
+ * - ActionsEnvironmentVariable: environment, variable_name (resource_github_actions_environment_variable.go,
+ *   schema); value is updated in place.
  */
 const forceNew: Record<string, readonly string[]> = {
     [types.branchProtection]: ["repositoryId"],
@@ -38,6 +41,7 @@ const forceNew: Record<string, readonly string[]> = {
     [types.policy]: ["environment"],
     [types.secret]: ["secretName"],
     [types.environmentSecret]: ["secretName", "environment"],
+    [types.environmentVariable]: ["variableName", "environment"],
 };
 
 /** An error GitHub's API returns, as the provider passes it on. */
@@ -98,6 +102,8 @@ export class FakeGithub {
     readonly rulesets: GithubRuleset[] = [];
     readonly environments = new Map<string, GithubEnvironment>();
     readonly secrets = new Map<string, GithubSecret>();
+    /** Environment variables, as "<environment>:<name>" to value. */
+    readonly variables = new Map<string, string>();
     /** Deployment branch and tag policies by environment, as "branch <pattern>" or "tag <pattern>". */
     readonly deploymentPolicies = new Map<string, string[]>();
     /** The stack's state, by resource name (names are unique in the programs tested). */
@@ -132,6 +138,11 @@ export class FakeGithub {
             canAdminsBypass: true,
         });
         this.deploymentPolicies.set(name, [...policies]);
+    }
+
+    /** An environment variable made by hand in the repository's settings. */
+    variableByHand(environment: string, name: string, value: string): void {
+        this.variables.set(`${environment}:${name}`, value);
     }
 
     /** A secret changed outside Pulumi (in GitHub's settings page): GitHub bumps its updated_at. */
@@ -256,6 +267,18 @@ export class FakeGithub {
                     id: key,
                     state: { ...inputs, updatedAt, remoteUpdatedAt: updatedAt },
                 };
+            }
+            case types.environmentVariable: {
+                // Create is client.Actions.CreateEnvVariable (resource_github_actions_environment_variable.go,
+                // v6.13.0), a POST to .../environments/{env}/variables that does not look first; a later
+                // provider turned it into CreateOrUpdate. Modelled as refused when the name exists, the
+                // conservative reading: README says what to do then (delete the variable; the stack
+                // file holds its value).
+                const key = `${String(inputs.environment)}:${String(inputs.variableName)}`;
+                if (this.variables.has(key))
+                    throw new GithubApiError(`409 Conflict: Already exists - ${key}`);
+                this.variables.set(key, String(inputs.value));
+                return { type, id: `${this.repository}:${key}`, state: { ...inputs } };
             }
             case types.policy: {
                 const env = String(inputs.environment);
@@ -415,6 +438,11 @@ export class FakeGithub {
             case types.environment:
                 this.environments.delete(String(stored.state.environment));
                 return;
+            case types.environmentVariable:
+                this.variables.delete(
+                    `${String(stored.state.environment)}:${String(stored.state.variableName)}`,
+                );
+                return;
         }
     }
 
@@ -456,6 +484,13 @@ export class FakeGithub {
             return { ...stored, state: this.readRuleset(ruleset) };
         }
         if (stored.type === types.environment) return this.create(stored.type, inputs);
+        if (stored.type === types.environmentVariable) {
+            // Update is a PATCH of the value (UpdateEnvVariable).
+            this.variables.set(
+                `${String(inputs.environment)}:${String(inputs.variableName)}`,
+                String(inputs.value),
+            );
+        }
         return { ...stored, state: { ...stored.state, ...inputs } };
     }
 }

@@ -60,8 +60,6 @@ export class RecordingMocks implements pulumi.runtime.Mocks {
                 if (!(slug in githubTeamIds)) throw new Error(`GitHub team ${slug} not found`);
                 return { id: String(githubTeamIds[slug]), slug };
             }
-            case "docker:index/getRegistryImage:getRegistryImage":
-                return { name: args.inputs.name, sha256Digest: testDigest };
             default:
                 return {};
         }
@@ -118,6 +116,10 @@ export function testSecrets(stack: string): Record<string, { value: string; secr
         pulumiAccessToken: { value: `pul-token-${stack}`, secret: true },
         pulumiConfigPassphrase: { value: `passphrase-${stack}`, secret: true },
         slackWebhook: { value: `https://hooks.slack.com/services/T000/B000/${stack}`, secret: true },
+        githubAppPrivateKey: {
+            value: `-----BEGIN RSA PRIVATE KEY-----\napp-key-of-${stack}\n-----END RSA PRIVATE KEY-----`,
+            secret: true,
+        },
         version: { value: "1.4.2" },
         digest: { value: testDigest },
     };
@@ -140,9 +142,12 @@ export async function buildStack(
     overrides: Record<string, { value: string; secret?: boolean }> = testSecrets(stack),
     previousOutputs: Record<string, unknown> = {},
     mocks: RecordingMocks = new RecordingMocks(),
+    edit: (values: Record<string, string>) => void = () => {},
 ): Promise<BuiltStack> {
     const raw = readStackFile(stack, { overrides });
-    pulumi.runtime.setAllConfig({ ...raw.values }, [...raw.secretKeys]);
+    const values = { ...raw.values };
+    edit(values);
+    pulumi.runtime.setAllConfig(values, [...raw.secretKeys]);
     mocks.previousOutputs = previousOutputs;
     await pulumi.runtime.setMocks(mocks, raw.project, stack, false, "organization");
 

@@ -58,10 +58,17 @@ export const pins = {
         version: "v4.36.2",
     },
     pulumi: { action: "pulumi/actions", sha: "8e5e406f4007fca908480587cb9893c07090f58d", version: "v7.0.0" },
-    ghRelease: {
-        action: "softprops/action-gh-release",
-        sha: "b4309332981a82ec1c5618f44dd2e27cc8bfbfda",
-        version: "v3.0.0",
+    /** Read from aws-actions/configure-aws-credentials itself: v6.2.3^{commit}, on main, node24. */
+    configureAwsCredentials: {
+        action: "aws-actions/configure-aws-credentials",
+        sha: "e6de054238d6b7531b4efff3b6587d9aade6a06c",
+        version: "v6.2.3",
+    },
+    /** Read from actions/create-github-app-token itself: v3.1.1^{commit}, on main, runs on node24. */
+    createAppToken: {
+        action: "actions/create-github-app-token",
+        sha: "1b10c78c7865c340bc4f6099eb2f838309f1e8c3",
+        version: "v3.1.1",
     },
     slack: {
         action: "slackapi/slack-github-action",
@@ -106,6 +113,8 @@ export interface SetupNodeInputs {
     readonly "node-version": string;
     readonly cache?: "npm";
     readonly "cache-dependency-path"?: string;
+    /** setup-node v5+ caches npm on its own when package.json names it; false turns that off. */
+    readonly "package-manager-cache"?: boolean;
 }
 export const setupNode = (o: StepOptions<SetupNodeInputs>) => step(pins.setupNode, o);
 
@@ -173,6 +182,7 @@ export interface PulumiInputs {
     readonly "work-dir"?: string;
     readonly "cloud-url"?: string;
     readonly "comment-on-pr"?: boolean;
+    /** Also writes the result to the job summary. */
     readonly "comment-on-summary"?: boolean;
     readonly "config-map"?: string;
     readonly diff?: boolean;
@@ -185,13 +195,28 @@ export interface PulumiInputs {
 }
 export const pulumiAction = (o: StepOptions<PulumiInputs>) => step(pins.pulumi, o);
 
-export interface GhReleaseInputs {
-    readonly tag_name: string;
-    readonly name?: string;
-    readonly body?: string;
-    readonly generate_release_notes?: boolean;
+/** Inputs of aws-actions/configure-aws-credentials v6.2.3 (action.yml) for an OIDC role. */
+export interface ConfigureAwsCredentialsInputs {
+    readonly "role-to-assume": string;
+    readonly "aws-region": string;
 }
-export const ghRelease = (o: StepOptions<GhReleaseInputs>) => step(pins.ghRelease, o);
+export const configureAwsCredentials = (o: StepOptions<ConfigureAwsCredentialsInputs>) =>
+    step(pins.configureAwsCredentials, o);
+
+/**
+ * Inputs of actions/create-github-app-token v3.1.1 (action.yml): the App's client ID and private
+ * key, the installation's owner and repositories, and one `permission-<name>` input per permission
+ * the token may have (the token gets only the permissions named).
+ */
+export interface CreateAppTokenInputs {
+    readonly "client-id": string;
+    readonly "private-key": string;
+    readonly owner?: string;
+    readonly repositories?: string;
+    readonly "permission-contents"?: "read" | "write";
+    readonly "permission-members"?: "read" | "write";
+}
+export const createAppToken = (o: StepOptions<CreateAppTokenInputs>) => step(pins.createAppToken, o);
 
 export interface SlackInputs {
     readonly webhook: string;

@@ -2,9 +2,17 @@
  * cd-staging.yml and cd-production.yml: build and push the image (or find the one already published
  * as the version), then `pulumi up` of the stack's deployment with that version and digest, smoke
  * tests, and (production) rollback and a GitHub release.
+ *
+ * Every job that holds a credential is bound to the environment that holds it. Production's image
+ * is built inside the approval-gated deploy job, so nothing is pushed, and no tag moves, before a
+ * reviewer approves, and the job approves once per release.
  */
-import { buildPush, checkout, ghRelease, metadata, setupBuildx } from "./actions";
+import { variableNames, deployHostVariableName, secretNames } from "../credentials";
+import { buildPush, checkout, createAppToken, metadata, pulumiAction, setupBuildx } from "./actions";
 import {
+    backendPermissions,
+    deployEnv,
+    pulumiLogin,
     installPulumi,
     notifyJob,
     pulumiEnv,
@@ -12,9 +20,11 @@ import {
     pulumiUp,
     readStackOutputs,
     registryLogin,
+    releaseConfigMap,
     smokeTest,
 } from "./common";
-import { bashDefaults, expr, Job, runner, Step, Workflow } from "./model";
+import { bashDefaults, expr, Expression, Job, runner, secret, Step, Workflow } from "./model";
+import { workflowFileNames } from "./names";
 import { deployStacks, WorkflowSettings } from "./settings";
 
 /** Job ids, shared by the jobs that refer to each other. */
@@ -33,20 +43,54 @@ const semverPattern = "^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)(-[0-
 const commitPattern = "^[0-9a-f]{40}$";
 const digestPattern = "^sha256:[a-f0-9]{64}$";
 
+/**
+ * The line of a GitHub release's body that names the image a version was released as, for people
+ * reading the release. (Redeploys take the digest from the production stack's history instead,
+ * which only production's credentials write.)
+ */
+export function releaseImageLine(image: string, digest: string): string {
+    return `Image: \`${image}@${digest}\``;
+}
+
 interface ImageJobOptions {
-    readonly name: string;
     /** docker/metadata-action tag rules; the first is the version. */
     readonly tags: string;
     /** Bash regular expression every version must match before it is used. */
     readonly versionPattern: string;
     /** Whether a workflow_dispatch `version` input names a published version to deploy instead. */
     readonly dispatch: boolean;
+    /** Whether the build may read and write GitHub's layer cache (never for a release). */
+    readonly cache: boolean;
 }
 
 /**
- * Looks up the image published as the version. An existing tag is never pushed again: a re-run, or
- * a dispatched redeploy, deploys the digest the tag already points to. Only the registry's
- * "not found" lets a build go ahead; any other lookup error fails the job.
+ * jq over `pulumi stack history --json`: the digest of the stack's newest update (by its update
+ * number, `version`) that released version $v (succeeded only, or any result), or "". The JSON is
+ * pulumi's updateInfoJSON (pkg/cmd/pulumi/stack/stack_history.go, v3.274.1): kind, result, version
+ * and each config value as {"value", "secret"}. The history is the stack's own
+ * record: only a job holding the stack's Pulumi credentials writes it, unlike a GitHub release or a
+ * registry tag, which any writer of the repository (or holder of a push credential) can change.
+ */
+function historyDigest(succeededOnly: boolean): string {
+    const result = succeededOnly ? ' and .result == "succeeded"' : "";
+    return (
+        `[.[] | select(.kind == "update"${result} and ((.config["cicd-pipeline:version"].value // "") == $v))]` +
+        ' | sort_by(.version) | last | .config["cicd-pipeline:digest"].value // ""'
+    );
+}
+
+/**
+ * Looks up the image published as the version. Only the registry's "not found" lets a build go
+ * ahead; any other lookup error fails the job.
+ *
+ * Staging (commit tags): a published tag is deployed as it is (a re-run).
+ *
+ * Production (`record`): the production stack's history is the record of what was released.
+ * - A tag push whose version is published already is deployed only when production recorded that
+ *   very digest for the version (a re-run); otherwise the tag was pushed by someone else (any
+ *   holder of a push credential, staging's included) and the job refuses it.
+ * - A manual run (dispatch) redeploys a version released before: the digest of production's newest
+ *   successful update of that version, not whatever the tag points to today.
  */
 function findImageScript(o: ImageJobOptions): string {
     const lines = [
@@ -66,28 +110,48 @@ function findImageScript(o: ImageJobOptions): string {
         "fi",
         'ref="${IMAGE}:${version}"',
         'errors="${RUNNER_TEMP}/imagetools-inspect.err"',
+        'published=""',
         'if manifest="$(docker buildx imagetools inspect "${ref}" --format \'{{json .Manifest}}\' 2>"${errors}")"; then',
-        '  digest="$(jq -r \'.digest\' <<<"${manifest}")"',
-        `  if ! [[ "\${digest}" =~ ${digestPattern} ]]; then`,
-        '    echo "::error::the registry reports an invalid digest for ${ref}: ${digest}"',
+        '  published="$(jq -r \'.digest\' <<<"${manifest}")"',
+        `  if ! [[ "\${published}" =~ ${digestPattern} ]]; then`,
+        '    echo "::error::the registry reports an invalid digest for ${ref}: ${published}"',
         "    exit 1",
         "  fi",
-        '  echo "::notice::${ref} is already published as ${digest}; deploying that image, not building it again"',
         // containerd's resolver says "<ref>: not found" only when the registry answered 404.
-        'elif [[ "$(<"${errors}")" == *":${version}: not found" ]]; then',
+        'elif ! [[ "$(<"${errors}")" == *":${version}: not found" ]]; then',
+        '  echo "::error::cannot look up ${ref} in the registry: $(<"${errors}")"',
+        "  exit 1",
+        "fi",
         ...(o.dispatch
             ? [
-                  '  if [ "${GITHUB_EVENT_NAME}" = "workflow_dispatch" ]; then',
-                  '    echo "::error::no image ${ref}: only a version that was built and pushed by a release can be deployed"',
+                  'if ! history="$(pulumi stack history --stack "${STACK}" --json)"; then',
+                  '  echo "::error::cannot read the history of stack ${STACK} (see above): it is the record of what was released"',
+                  "  exit 1",
+                  "fi",
+                  'if [ "${GITHUB_EVENT_NAME}" = "workflow_dispatch" ]; then',
+                  "  # The digest production released the version with, not what its tag points to now.",
+                  `  digest="$(jq -r --arg v "\${version}" '${historyDigest(true)}' <<<"\${history}")"`,
+                  `  if ! [[ "\${digest}" =~ ${digestPattern} ]]; then`,
+                  '    echo "::error::stack ${STACK} never released ${version}: only a version it released can be deployed again here; scripts/rollback.sh ${STACK} ${version} sha256:... deploys another by hand"',
+                  "    exit 1",
+                  "  fi",
+                  '  if [ -n "${published}" ] && [ "${published}" != "${digest}" ]; then',
+                  '    echo "::warning::${ref} now points to ${published}; deploying ${digest}, which ${STACK} released as ${version}"',
+                  "  fi",
+                  '  echo "::notice::deploying ${IMAGE}@${digest}, which ${STACK} released as ${version}"',
+                  'elif [ -n "${published}" ]; then',
+                  `  attempted="$(jq -r --arg v "\${version}" '${historyDigest(false)}' <<<"\${history}")"`,
+                  '  if [ "${attempted}" != "${published}" ]; then',
+                  '    echo "::error::${ref} exists already (${published}), but ${STACK} never deployed it: it was not pushed by this workflow. Check who pushed it; to release the version, delete the tag in the registry (or tag a new version) and run again"',
                   "    exit 1",
                   "  fi",
               ]
-            : []),
+            : ['if [ -n "${published}" ]; then']),
+        '  digest="${published}"',
+        '  echo "::notice::${ref} is already published as ${digest}; deploying that image, not building it again"',
+        "else",
         '  digest=""',
         '  echo "${ref} is not published yet; building it"',
-        "else",
-        '  echo "::error::cannot look up ${ref} in the registry: $(<"${errors}")"',
-        "  exit 1",
         "fi",
         '{ echo "version=${version}"; echo "digest=${digest}"; } >> "${GITHUB_OUTPUT}"',
         "",
@@ -95,72 +159,186 @@ function findImageScript(o: ImageJobOptions): string {
     return lines.join("\n");
 }
 
+/** Text for inside bash double quotes where `$` is meant to expand: only the backticks escaped. */
+function bashQuoted(text: string): string {
+    return text.replace(/`/g, "\\`");
+}
+
 /**
- * Finds the image published as the version, or builds and pushes it with the given tag rules.
- * Outputs the version and the digest the deploy pins.
+ * After a push: the version's tag must point to the digest this job pushed. Another push of the same
+ * version in between (the registry has no "create only") fails the job instead of deploying an image
+ * nobody built here.
  */
-function imageJob(s: WorkflowSettings, o: ImageJobOptions): Job {
+function checkPushedScript(): string {
+    return [
+        'ref="${IMAGE}:${VERSION}"',
+        'if ! manifest="$(docker buildx imagetools inspect "${ref}" --format \'{{json .Manifest}}\')"; then',
+        '  echo "::error::cannot read ${ref} back from the registry"',
+        "  exit 1",
+        "fi",
+        'tagged="$(jq -r \'.digest\' <<<"${manifest}")"',
+        'if [ "${tagged}" != "${PUSHED}" ]; then',
+        '  echo "::error::${ref} points to ${tagged}, not to ${PUSHED} pushed by this run: someone else published the version; nothing is deployed"',
+        "  exit 1",
+        "fi",
+        "",
+    ].join("\n");
+}
+
+/** The steps that find the image published as the version, or build and push it. */
+function imageSteps(s: WorkflowSettings, o: ImageJobOptions): Step[] {
     const onPush = o.dispatch ? { if: expr("github.event_name == 'push'") } : {};
+    return [
+        setupBuildx({ name: "Set up Docker Buildx" }),
+        registryLogin(s),
+        metadata({
+            name: "Compute tags and labels",
+            id: "meta",
+            ...onPush,
+            with: {
+                images: s.image,
+                tags: o.tags,
+                // latest would move without a deploy of the version.
+                flavor: "latest=false",
+            },
+        }),
+        {
+            name: "Find the image published as this version",
+            id: "image",
+            env: {
+                IMAGE: s.image,
+                TAG_VERSION: expr("steps.meta.outputs.version"),
+                ...(o.dispatch
+                    ? {
+                          REQUESTED_VERSION: expr("inputs.version"),
+                          ...pulumiEnv(s),
+                          STACK: deployStacks.production,
+                      }
+                    : {}),
+            },
+            run: findImageScript(o),
+        },
+        buildPush({
+            name: "Build and push the image",
+            id: "push",
+            if: expr("steps.image.outputs.digest == ''"),
+            with: {
+                context: ".",
+                file: s.dockerfile,
+                push: true,
+                tags: expr("steps.meta.outputs.tags"),
+                labels: expr("steps.meta.outputs.labels"),
+                "build-args": `APP_VERSION=${expr("steps.image.outputs.version")}`,
+                // A release is built from its own sources only: no cache another ref could have written.
+                ...(o.cache ? { "cache-from": "type=gha", "cache-to": "type=gha,mode=max" } : {}),
+            },
+        }),
+        {
+            name: "Check that the version's tag holds the pushed image",
+            if: expr("steps.push.outcome == 'success'"),
+            env: {
+                IMAGE: s.image,
+                VERSION: expr("steps.image.outputs.version"),
+                PUSHED: expr("steps.push.outputs.digest"),
+            },
+            run: checkPushedScript(),
+        },
+    ];
+}
+
+/** The version and digest the image steps settled on. */
+const imageVersion = expr("steps.image.outputs.version");
+const imageDigest = expr("steps.image.outputs.digest || steps.push.outputs.digest");
+
+/** Staging's image job: bound to staging, whose environment holds staging's push credentials. */
+function stagingBuildJob(s: WorkflowSettings): Job {
     return {
-        name: o.name,
+        name: "Build and push",
         "runs-on": runner,
         "timeout-minutes": 20,
         permissions: { contents: "read" },
-        outputs: {
-            version: expr("steps.image.outputs.version"),
-            digest: expr("steps.image.outputs.digest || steps.push.outputs.digest"),
-        },
+        environment: { name: deployStacks.staging },
+        outputs: { version: imageVersion, digest: imageDigest },
         steps: [
-            { ...checkout(), ...onPush },
-            setupBuildx({ name: "Set up Docker Buildx" }),
-            registryLogin(s),
-            metadata({
-                name: "Compute tags and labels",
-                id: "meta",
-                ...onPush,
-                with: {
-                    images: s.image,
-                    tags: o.tags,
-                    // latest would move before the release is approved and deployed.
-                    flavor: "latest=false",
-                },
-            }),
-            {
-                name: "Find the image published as this version",
-                id: "image",
-                env: {
-                    IMAGE: s.image,
-                    TAG_VERSION: expr("steps.meta.outputs.version"),
-                    ...(o.dispatch ? { REQUESTED_VERSION: expr("inputs.version") } : {}),
-                },
-                run: findImageScript(o),
-            },
-            buildPush({
-                name: "Build and push the image",
-                id: "push",
-                if: expr("steps.image.outputs.digest == ''"),
-                with: {
-                    context: ".",
-                    file: s.dockerfile,
-                    push: true,
-                    tags: expr("steps.meta.outputs.tags"),
-                    labels: expr("steps.meta.outputs.labels"),
-                    "build-args": `APP_VERSION=${expr("steps.image.outputs.version")}`,
-                    "cache-from": "type=gha",
-                    "cache-to": "type=gha,mode=max",
-                },
+            checkout(),
+            ...imageSteps(s, {
+                tags: "type=sha,format=long,prefix=",
+                versionPattern: commitPattern,
+                dispatch: false,
+                cache: true,
             }),
         ],
     };
 }
 
-/** Deploys never overlap within one environment; a queued deploy waits rather than cancelling one. */
-export function deployConcurrency(environment: string) {
-    return { group: `deploy-${environment}`, "cancel-in-progress": false } as const;
+/**
+ * Deploys of one environment must not overlap where they change the hosts, yet a run waiting for
+ * approval must not hold up another: GitHub keeps a job that waits at an environment's required
+ * reviewers in its concurrency group (workflow- or job-level), so a rollback would queue behind an
+ * unapproved release for up to 30 days, and a third run would cancel the second. The production
+ * job therefore has no concurrency group; after its approval it waits here until no earlier-started
+ * deploy job of the workflow is still running (ordered by start time, then run id), before it reads
+ * what production serves. Pulumi's own stack lock and the hosts' release lock stay as backstops.
+ */
+export function turnstileScript(): string {
+    return [
+        'jobs_of() { gh api --paginate "repos/${GITHUB_REPOSITORY}/actions/runs/$1/jobs?filter=latest&per_page=100" --jq \'.jobs[] | select(.name == env.DEPLOY_JOB) | "\\(.status) \\(.started_at)"\'; }',
+        'mine="$(jobs_of "${GITHUB_RUN_ID}" || true)"',
+        "mine=\"${mine%%$'\\n'*}\"",
+        'mine="${mine#* }"',
+        'if ! [[ "${mine}" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$ ]]; then',
+        '  echo "::error::cannot read when this deploy job started: ${mine}"',
+        "  exit 1",
+        "fi",
+        "while :; do",
+        '  earlier=""',
+        "  for run in $(gh api --paginate \"repos/${GITHUB_REPOSITORY}/actions/workflows/${WORKFLOW}/runs?status=in_progress&per_page=100\" --jq '.workflow_runs[].id'); do",
+        '    [ "${run}" = "${GITHUB_RUN_ID}" ] && continue',
+        // An API error fails the job: better than deploying beside a deploy it could not see.
+        '    jobs="$(jobs_of "${run}")"',
+        "    while read -r status started; do",
+        // Ordered by (start time, run id): of two deploys, exactly one goes first.
+        '      if [ "${status}" = "in_progress" ] && { [[ "${started}" < "${mine}" ]] || { [ "${started}" = "${mine}" ] && [ "${run}" -lt "${GITHUB_RUN_ID}" ]; }; }; then',
+        '        earlier="${run}"',
+        "      fi",
+        '    done <<<"${jobs}"',
+        "  done",
+        '  [ -z "${earlier}" ] && break',
+        '  echo "Run ${earlier} is deploying to production; waiting for it to finish"',
+        '  sleep "${POLL_SECONDS}"',
+        "done",
+        'echo "No earlier production deploy is running"',
+        "",
+    ].join("\n");
 }
 
-const newVersion = expr(`needs.${ids.build}.outputs.version`);
-const newDigest = expr(`needs.${ids.build}.outputs.digest`);
+/** Writes the target of the release (hosts, user, image) to the job summary, before any change. */
+function releaseSummaryStep(
+    s: WorkflowSettings,
+    environment: string,
+    release: { version: Expression; digest: Expression } = { version: imageVersion, digest: imageDigest },
+): Step {
+    return {
+        name: "Summarise the release",
+        env: {
+            ENVIRONMENT: environment,
+            IMAGE: s.image,
+            VERSION: release.version,
+            DIGEST: release.digest,
+            DEPLOY_USER: expr(`vars.${variableNames.deployUser}`),
+            DEPLOY_HOSTS: expr(`vars.${deployHostVariableName(environment)}`),
+        },
+        run: [
+            "{",
+            '  echo "### Release ${VERSION} to ${ENVIRONMENT}"',
+            '  echo ""',
+            '  echo "- image: \\`${IMAGE}@${DIGEST}\\`"',
+            '  echo "- hosts: ${DEPLOY_HOSTS:-(the DEPLOY_HOST_* variable is not set)}, as ${DEPLOY_USER:-(DEPLOY_USER is not set)}"',
+            '} >> "${GITHUB_STEP_SUMMARY}"',
+            "",
+        ].join("\n"),
+    };
+}
 
 /**
  * Records the version and digest the stack serves, so that a failed release can be rolled back.
@@ -172,7 +350,7 @@ function recordPreviousStep(s: WorkflowSettings, stack: string): Step {
         name: "Record the version in production",
         id: "previous",
         "working-directory": s.pulumiDir,
-        env: { ...pulumiEnv(), STACK: stack },
+        env: { ...pulumiEnv(s), STACK: stack },
         run: [
             ...readStackOutputs("STACK", "without them a failed release could not be rolled back"),
             'version="$(jq -r \'.version // ""\' <<<"${outputs}")"',
@@ -191,69 +369,156 @@ function recordPreviousStep(s: WorkflowSettings, stack: string): Step {
     };
 }
 
-/**
- * The approval-bound job: `pulumi up` of the stack's deployment with the image job's version and
- * digest, then smoke tests; with `rollback`, it records what was served first and, when the
- * release or its smoke tests fail, releases that again and smoke-tests it. One job from approval to
- * rollback, so the environment's reviewers approve once and the rollback never waits.
- */
-function deployJob(
-    s: WorkflowSettings,
-    o: { name: string; stack: string; timeoutMinutes: number; rollback: boolean },
-): Job {
-    const previousVersion = expr("steps.previous.outputs.version");
-    const deployAndSmoke: Step[] = [
-        pulumiUp(s, {
-            name: productionDeploy.up,
-            id: "up",
-            stack: o.stack,
-            version: newVersion,
-            digest: newDigest,
-        }),
+/** `pulumi up` of the new release, then smoke tests against the stack's environmentUrl. */
+function deployAndSmoke(s: WorkflowSettings, stack: string, version: Expression, digest: Expression): Step[] {
+    return [
+        pulumiUp(s, { name: productionDeploy.up, id: "up", stack, version, digest }),
         smokeTest(s, {
             name: "Smoke tests",
             id: "smoke",
             url: expr("steps.up.outputs.environmentUrl"),
-            version: newVersion,
+            version,
         }),
     ];
-    const rollback: Step[] = [
-        pulumiUp(s, {
-            name: productionDeploy.rollback,
-            id: "rollback",
-            if: expr(
-                "failure() && steps.previous.outputs.version != '' && " +
-                    "(steps.up.outcome == 'failure' || steps.smoke.outcome == 'failure')",
-            ),
-            stack: o.stack,
-            version: previousVersion,
-            digest: expr("steps.previous.outputs.digest"),
-        }),
-        smokeTest(s, {
-            name: "Smoke tests after the rollback",
-            id: "smoke-rollback",
-            if: expr("failure() && steps.rollback.outcome == 'success'"),
-            url: expr("steps.rollback.outputs.environmentUrl"),
-            version: previousVersion,
-        }),
-    ];
+}
+
+/** Staging's deploy job: `pulumi up` of the staging release with the build job's image. */
+function stagingDeployJob(s: WorkflowSettings): Job {
     return {
-        name: o.name,
+        name: "Deploy to staging",
         needs: [ids.build],
         "runs-on": runner,
-        "timeout-minutes": o.timeoutMinutes,
-        permissions: { contents: "read" },
-        // Each stack deploys to the environment of its own name.
-        environment: { name: o.stack, url: expr("steps.up.outputs.environmentUrl") },
-        concurrency: deployConcurrency(o.stack),
+        "timeout-minutes": 30,
+        permissions: { contents: "read", ...backendPermissions(s).permissions },
+        permissionReasons: backendPermissions(s).permissionReasons,
+        environment: { name: deployStacks.staging, url: expr("steps.up.outputs.environmentUrl") },
+        concurrency: deployConcurrency(deployStacks.staging),
         steps: [
             checkout(),
-            ...pulumiProgramSetup(s),
-            ...(o.rollback ? [installPulumi(), recordPreviousStep(s, o.stack)] : []),
-            ...deployAndSmoke,
-            ...(o.rollback ? rollback : []),
+            releaseSummaryStep(s, deployStacks.staging, {
+                version: expr(`needs.${ids.build}.outputs.version`),
+                digest: expr(`needs.${ids.build}.outputs.digest`),
+            }),
+            ...pulumiProgramSetup(s, { cache: false }),
+            ...deployAndSmoke(
+                s,
+                deployStacks.staging,
+                expr(`needs.${ids.build}.outputs.version`),
+                expr(`needs.${ids.build}.outputs.digest`),
+            ),
         ],
     };
+}
+
+/**
+ * Production's one approval-gated job: check that the tag is on the main branch, build and push (or
+ * find) the image, preview the whole stack with a read-only GitHub App token, wait for any earlier
+ * deploy, record what is served, release, smoke-test, and roll back on failure.
+ */
+function productionDeployJob(s: WorkflowSettings): Job {
+    const stack = deployStacks.production;
+    const previousVersion = expr("steps.previous.outputs.version");
+    return {
+        name: productionDeploy.job,
+        "runs-on": runner,
+        "timeout-minutes": 60,
+        permissions: { contents: "read", actions: "read", ...backendPermissions(s).permissions },
+        permissionReasons: {
+            actions: "read the workflow's runs, to wait for an earlier production deploy to finish",
+            ...backendPermissions(s).permissionReasons,
+        },
+        environment: { name: stack, url: expr("steps.up.outputs.environmentUrl") },
+        outputs: { version: imageVersion, digest: imageDigest },
+        steps: [
+            // The whole history, to tell whether the tag's commit is on the main branch.
+            checkout("Check out", { "fetch-depth": 0 }),
+            {
+                name: "Check that the release tag is on the main branch",
+                if: expr("github.event_name == 'push'"),
+                env: { MAIN_BRANCH: s.mainBranch, TAG: expr("github.ref_name") },
+                run: [
+                    'if ! git merge-base --is-ancestor "${GITHUB_SHA}" "refs/remotes/origin/${MAIN_BRANCH}"; then',
+                    '  echo "::error::tag ${TAG} is on commit ${GITHUB_SHA}, which is not on ${MAIN_BRANCH}: only reviewed code is released. Tag a commit of ${MAIN_BRANCH}."',
+                    "  exit 1",
+                    "fi",
+                    'echo "${TAG} (${GITHUB_SHA}) is on ${MAIN_BRANCH}"',
+                    "",
+                ].join("\n"),
+            },
+            // The Pulumi CLI first: the production stack's history is the record of released images.
+            ...pulumiProgramSetup(s, { cache: false }),
+            installPulumi(),
+            ...imageSteps(s, {
+                tags: "type=semver,pattern={{version}}\ntype=semver,pattern={{major}}.{{minor}}",
+                versionPattern: semverPattern,
+                dispatch: true,
+                cache: false,
+            }),
+            releaseSummaryStep(s, stack),
+            createAppToken({
+                name: "Mint a read-only GitHub App token for the preview",
+                id: "app-token",
+                env: { APP_PRIVATE_KEY: secret(secretNames.githubAppPrivateKey) },
+                with: {
+                    "client-id": expr(`vars.${variableNames.githubAppClientId}`),
+                    "private-key": expr("env.APP_PRIVATE_KEY"),
+                    owner: s.owner,
+                    repositories: s.repository,
+                    // The preview reads the workflow files and looks up reviewer teams; nothing else.
+                    "permission-contents": "read",
+                    "permission-members": "read",
+                },
+            }),
+            pulumiAction({
+                name: "pulumi preview (the whole stack)",
+                env: { ...deployEnv(s), GITHUB_TOKEN: expr("steps.app-token.outputs.token") },
+                with: {
+                    command: "preview",
+                    "stack-name": stack,
+                    "work-dir": s.pulumiDir,
+                    ...pulumiLogin(s),
+                    "config-map": releaseConfigMap(imageVersion, imageDigest, false),
+                    diff: true,
+                    "comment-on-summary": true,
+                },
+            }),
+            {
+                name: "Wait for an earlier production deploy to finish",
+                env: {
+                    GH_TOKEN: expr("github.token"),
+                    WORKFLOW: workflowFileNames.cdProduction,
+                    DEPLOY_JOB: productionDeploy.job,
+                    POLL_SECONDS: "15",
+                },
+                run: turnstileScript(),
+            },
+            recordPreviousStep(s, stack),
+            ...deployAndSmoke(s, stack, imageVersion, imageDigest),
+            pulumiUp(s, {
+                name: productionDeploy.rollback,
+                id: "rollback",
+                if: expr(
+                    "failure() && steps.previous.outputs.version != '' && " +
+                        "(steps.up.outcome == 'failure' || steps.smoke.outcome == 'failure')",
+                ),
+                stack,
+                version: previousVersion,
+                digest: expr("steps.previous.outputs.digest"),
+            }),
+            smokeTest(s, {
+                name: "Smoke tests after the rollback",
+                id: "smoke-rollback",
+                if: expr("failure() && steps.rollback.outcome == 'success'"),
+                url: expr("steps.rollback.outputs.environmentUrl"),
+                version: previousVersion,
+            }),
+        ],
+    };
+}
+
+/** Staging deploys never overlap; a queued deploy waits rather than cancelling one. */
+export function deployConcurrency(environment: string) {
+    return { group: `deploy-${environment}`, "cancel-in-progress": false } as const;
 }
 
 export function cdStagingWorkflow(s: WorkflowSettings): Workflow {
@@ -261,22 +526,13 @@ export function cdStagingWorkflow(s: WorkflowSettings): Workflow {
         name: "CD (staging)",
         on: { push: { branches: [s.developBranch] } },
         permissions: { contents: "read" },
-        // Runs in push order, so an older commit can never be deployed after a newer one.
+        // Runs in push order, so an older commit can never be deployed after a newer one. Staging
+        // has no required reviewers, so no run waits here for a person.
         concurrency: { group: "cd-staging", "cancel-in-progress": false },
         defaults: bashDefaults,
         jobs: {
-            [ids.build]: imageJob(s, {
-                name: "Build and push",
-                tags: "type=sha,format=long,prefix=",
-                versionPattern: commitPattern,
-                dispatch: false,
-            }),
-            [ids.deploy]: deployJob(s, {
-                name: "Deploy to staging",
-                stack: deployStacks.staging,
-                timeoutMinutes: 30,
-                rollback: false,
-            }),
+            [ids.build]: stagingBuildJob(s),
+            [ids.deploy]: stagingDeployJob(s),
             [ids.notify]: notifyJob(s, "Staging deploy", [ids.build, ids.deploy]),
         },
     };
@@ -287,38 +543,48 @@ const productionDescription = (s: WorkflowSettings) =>
         ` Releases to production: a push of a tag matching ${s.releaseTags.join(", ")}, or a manual run`,
         " that deploys a version released before.",
         "",
-        " Order: the image is built and pushed (or found) before the approval gate, not after it. The",
-        " approved job then deploys exactly the digest that was built, so reviewers approve that image;",
-        " building after the approval would need a second approval-bound job (GitHub asks reviewers",
-        " once per job) or would deploy by tag. The pushed image carries only its version tags, never",
-        " latest, so an image that is never approved is never served.",
+        " One job, bound to the production environment, does the release after a reviewer approves",
+        " it: it checks that the tag's commit is on the main branch, builds and pushes the image (no",
+        " build cache; nothing is pushed and no tag moves before the approval), previews the whole",
+        " stack in the job summary, then releases and smoke-tests it, rolling back to what was served",
+        " before when the release or its smoke tests fail. Production's credentials are secrets of",
+        " the production environment, so no other job can read them.",
         "",
-        " A version tag is never pushed twice: when the image for the version is already published (a",
-        " re-run, or a tag pushed again), the build is skipped and the published digest is deployed.",
+        " A published version is never pushed again: when the version's image exists, it is deployed",
+        " only if production's stack history recorded that digest for the version (a re-run), and",
+        " refused otherwise; a push that finds the tag taken by another digest fails.",
         "",
         " Manual rollback (or redeploy) to a version released before, such as 1.0.0:",
         "   Actions > CD (production) > Run workflow; under 'Use workflow from' pick a release tag",
         "   (the production environment deploys from release tags only) and enter the version.",
-        " Nothing is built: the job resolves the digest published as that version, and after the",
-        " approval the deploy job releases it. Blue-green keeps the previous colour's container, so",
-        " switching back to the version just replaced is immediate. Re-running an old tag's run",
-        " does the same, and so does `scripts/rollback.sh production 1.0.0` from a checkout.",
+        " Nothing is built: the job deploys the digest production's stack history recorded for it,",
+        " after the approval. The run waits for no other run's approval (no concurrency group); it",
+        " waits only while another approved production deploy is running. `scripts/rollback.sh",
+        " production 1.0.0` does the same from a checkout.",
         "",
-        ` The deploy updates only the stack's deployment (pulumi up --target ... --target-dependents);`,
-        " branch protection, secrets and workflow files change with a full `pulumi up`.",
+        ` The deploy updates only the stack's deployment (pulumi up --target ... --target-dependents,`,
+        " releaseOnly), with no GitHub credential; branch protection, environments and workflow files",
+        " change with a full `pulumi up`.",
     ].join("\n");
 
 export function cdProductionWorkflow(s: WorkflowSettings): Workflow {
+    const digest = expr(`needs.${ids.deploy}.outputs.digest`);
     return {
         name: "CD (production)",
         description: productionDescription(s),
+        accepts: [
+            {
+                rule: "concurrency-limits",
+                reason: "a concurrency group would hold a run waiting for approval and queue a rollback behind it; the deploy job waits for earlier deploys itself",
+            },
+        ],
         on: {
             push: { tags: s.releaseTags },
             workflow_dispatch: {
                 inputs: {
                     version: {
                         description:
-                            "Version released before to deploy again, such as 1.0.0 (its image is deployed, not rebuilt)",
+                            "Version released before to deploy again, such as 1.0.0 (its recorded image is deployed, not rebuilt)",
                         required: true,
                         type: "string",
                     },
@@ -326,41 +592,44 @@ export function cdProductionWorkflow(s: WorkflowSettings): Workflow {
             },
         },
         permissions: { contents: "read" },
-        concurrency: { group: "cd-production", "cancel-in-progress": false },
         defaults: bashDefaults,
         jobs: {
-            [ids.build]: imageJob(s, {
-                name: "Build and push",
-                tags: "type=semver,pattern={{version}}\ntype=semver,pattern={{major}}.{{minor}}",
-                versionPattern: semverPattern,
-                dispatch: true,
-            }),
-            [ids.deploy]: deployJob(s, {
-                name: productionDeploy.job,
-                stack: deployStacks.production,
-                timeoutMinutes: 45,
-                rollback: true,
-            }),
+            [ids.deploy]: productionDeployJob(s),
             [ids.release]: {
                 name: "GitHub release",
-                needs: [ids.build, ids.deploy],
+                needs: [ids.deploy],
                 // A redeploy of an earlier version has its release already.
                 if: expr("github.event_name == 'push'"),
                 "runs-on": runner,
                 "timeout-minutes": 5,
                 permissions: { contents: "write" },
+                permissionReasons: { contents: "create the GitHub release of the tag" },
                 steps: [
-                    ghRelease({
+                    {
                         name: "Create the release",
-                        with: {
-                            tag_name: expr("github.ref_name"),
-                            generate_release_notes: true,
-                            body: `Image: \`${s.image}@${newDigest}\``,
+                        env: {
+                            GH_TOKEN: expr("github.token"),
+                            TAG: expr("github.ref_name"),
+                            IMAGE: s.image,
+                            DIGEST: digest,
                         },
-                    }),
+                        run: [
+                            `if ! [[ "\${DIGEST}" =~ ${digestPattern} ]]; then`,
+                            '  echo "::error::the deploy job reports no digest: ${DIGEST}"',
+                            "  exit 1",
+                            "fi",
+                            'if gh release view "${TAG}" --repo "${GITHUB_REPOSITORY}" >/dev/null 2>&1; then',
+                            '  echo "::notice::the release ${TAG} exists already (a re-run); left as it is"',
+                            "  exit 0",
+                            "fi",
+                            // The line a later redeploy of the version reads its digest back from.
+                            `gh release create "\${TAG}" --repo "\${GITHUB_REPOSITORY}" --verify-tag --generate-notes --notes "${bashQuoted(releaseImageLine("${IMAGE}", "${DIGEST}"))}"`,
+                            "",
+                        ].join("\n"),
+                    },
                 ],
             },
-            [ids.notify]: notifyJob(s, "Production release", [ids.build, ids.deploy, ids.release]),
+            [ids.notify]: notifyJob(s, "Production release", [ids.deploy, ids.release]),
         },
     };
 }

@@ -1,7 +1,20 @@
 /** Steps and fragments shared by several workflows. */
-import { repositorySecretNames } from "../secret-names";
-import { dockerLogin, pulumiAction, setupNode, setupPython, slack } from "./actions";
-import { Env, expr, Expression, exprBody, Job, RunStep, runner, secret, Step, UsesStep } from "./model";
+import { notificationsEnvironment, secretNames, variableNames } from "../credentials";
+import { configureAwsCredentials, dockerLogin, pulumiAction, setupNode, setupPython, slack } from "./actions";
+import {
+    Env,
+    expr,
+    Expression,
+    exprBody,
+    Job,
+    PermissionReasons,
+    Permissions,
+    RunStep,
+    runner,
+    secret,
+    Step,
+    UsesStep,
+} from "./model";
 import { WorkflowSettings } from "./settings";
 
 /** Python with pip's cache keyed on the requirement files. */
@@ -22,25 +35,73 @@ export function pythonSetup(s: WorkflowSettings): Step[] {
     ];
 }
 
-/** Pulumi's backend and secrets passphrase, from repository secrets, for one step's environment. */
-export function pulumiEnv(): Env {
+/**
+ * The stack's backend login and secrets passphrase for one step's environment: its Pulumi Cloud
+ * token, or (S3) the backend URL, the bucket being reached with the role assumed by
+ * backendLogin. Jobs read them from the environment they are bound to (each stack's environment
+ * holds its own), so a job can only ever log in as, and decrypt, the stack of its environment.
+ */
+export function pulumiEnv(s: WorkflowSettings): Env {
     return {
-        PULUMI_ACCESS_TOKEN: secret(repositorySecretNames.pulumiAccessToken),
-        PULUMI_BACKEND_URL: secret(repositorySecretNames.pulumiBackendUrl),
-        PULUMI_CONFIG_PASSPHRASE: secret(repositorySecretNames.pulumiConfigPassphrase),
+        ...(s.backend === "s3"
+            ? { PULUMI_BACKEND_URL: expr(`vars.${variableNames.backendUrl}`) }
+            : { PULUMI_ACCESS_TOKEN: secret(secretNames.pulumiAccessToken) }),
+        PULUMI_CONFIG_PASSPHRASE: secret(secretNames.pulumiConfigPassphrase),
     };
 }
 
-/** Node.js and the Pulumi program's locked dependencies. */
-export function pulumiProgramSetup(s: WorkflowSettings): Step[] {
+/** The pulumi action's login input: the S3 backend's URL, or none (Pulumi Cloud, from the token). */
+export function pulumiLogin(s: WorkflowSettings): { "cloud-url"?: string } {
+    return s.backend === "s3" ? { "cloud-url": expr("env.PULUMI_BACKEND_URL") } : {};
+}
+
+/**
+ * What a job that runs Pulumi needs beyond contents: read: with an S3 backend, GitHub's OIDC token
+ * (id-token: write) to assume the stack's AWS role. The role's trust policy admits the subject
+ * repo:<owner>/<repo>:environment:<name>, which GitHub gives only jobs bound to that environment
+ * (https://docs.github.com/en/actions/reference/security/oidc#example-subject-claims).
+ */
+export function backendPermissions(s: WorkflowSettings): {
+    permissions: Permissions;
+    permissionReasons: PermissionReasons;
+} {
+    return s.backend === "s3"
+        ? {
+              permissions: { "id-token": "write" },
+              permissionReasons: {
+                  "id-token": "assume the stack's AWS role for its S3 state through OIDC",
+              },
+          }
+        : { permissions: {}, permissionReasons: {} };
+}
+
+/**
+ * Node.js and the Pulumi program's locked dependencies, and with an S3 backend the stack's AWS role.
+ * `cache: false` for the jobs that publish or deploy: a cache another branch's run could have
+ * written must not reach them (cache poisoning).
+ */
+export function pulumiProgramSetup(s: WorkflowSettings, o: { cache: boolean }): Step[] {
     return [
+        ...(s.backend === "s3"
+            ? [
+                  configureAwsCredentials({
+                      name: "Assume the stack's AWS role for its state",
+                      with: {
+                          "role-to-assume": expr(`vars.${variableNames.backendRole}`),
+                          "aws-region": expr(`vars.${variableNames.backendRegion}`),
+                      },
+                  }),
+              ]
+            : []),
         setupNode({
             name: "Set up Node.js",
-            with: {
-                "node-version": s.nodeVersion,
-                cache: "npm",
-                "cache-dependency-path": `${s.pulumiDir}/package-lock.json`,
-            },
+            with: o.cache
+                ? {
+                      "node-version": s.nodeVersion,
+                      cache: "npm",
+                      "cache-dependency-path": `${s.pulumiDir}/package-lock.json`,
+                  }
+                : { "node-version": s.nodeVersion, "package-manager-cache": false },
         }),
         {
             name: "Install the Pulumi program's dependencies",
@@ -55,12 +116,26 @@ export function installPulumi(): UsesStep {
     return pulumiAction({ name: "Install Pulumi" });
 }
 
-/** The config-map input that pins a release: version (image tag) and digest. */
-export function releaseConfigMap(version: string, digest: string): string {
+/**
+ * The config-map input of a CD `pulumi up` or `pulumi preview`: the release (version and digest),
+ * the deploy key from the environment secret (step env DEPLOY_SSH_KEY; toJSON keeps its line breaks
+ * intact inside the YAML the action parses), and whether the run declares the release alone. The
+ * runner masks a secret's JSON-escaped form in logs as well as the secret itself (actions/runner
+ * HostContext: SecretMasker.AddValueEncoder(ValueEncoders.JsonStringEscape)), so the input as the
+ * log shows it hides the key.
+ */
+export function releaseConfigMap(version: string, digest: string, releaseOnly: boolean): string {
     return (
         `{"version": {"value": "${version}", "secret": false}, ` +
-        `"digest": {"value": "${digest}", "secret": false}}`
+        `"digest": {"value": "${digest}", "secret": false}, ` +
+        `"deploySshKey": {"value": ${expr("toJSON(env.DEPLOY_SSH_KEY)")}, "secret": true}, ` +
+        `"releaseOnly": {"value": "${releaseOnly}", "secret": false}}`
     );
+}
+
+/** The environment of a CD Pulumi step: the stack's Pulumi credentials and its deploy key. */
+export function deployEnv(s: WorkflowSettings): Env {
+    return { ...pulumiEnv(s), DEPLOY_SSH_KEY: secret(secretNames.deploySshKey) };
 }
 
 /** The type token of the component that releases a stack's hosts (components/deploy). */
@@ -78,8 +153,9 @@ export function deploymentUrn(s: WorkflowSettings, stack: string): string {
  * `pulumi up` of one stack with the release pinned through config, targeting only the stack's
  * deployment: with target-dependents the engine also updates every resource whose parent (or
  * dependency) is targeted, so the component's hosts and its release command, and the stack's
- * outputs (always included). Branch protection, secrets and workflow files are left as they are,
- * so a GitHub-side error cannot block a release; a full `pulumi up` applies those.
+ * outputs (always included). With releaseOnly the program declares nothing on GitHub and calls no
+ * GitHub API, so the step has no GitHub credential; branch protection, environments and workflow
+ * files stay as they are in the state, and a full `pulumi up` applies those.
  */
 export function pulumiUp(
     s: WorkflowSettings,
@@ -96,13 +172,13 @@ export function pulumiUp(
         name: o.name,
         id: o.id,
         ...(o.if ? { if: o.if } : {}),
-        env: pulumiEnv(),
+        env: deployEnv(s),
         with: {
             command: "up",
             "stack-name": o.stack,
             "work-dir": s.pulumiDir,
-            "cloud-url": expr("env.PULUMI_BACKEND_URL"),
-            "config-map": releaseConfigMap(o.version, o.digest),
+            ...pulumiLogin(s),
+            "config-map": releaseConfigMap(o.version, o.digest, true),
             target: deploymentUrn(s, o.stack),
             "target-dependents": true,
             message: expr(`format('{0}: {1}', github.workflow, ${exprBody(o.version)})`),
@@ -124,14 +200,14 @@ export function readStackOutputs(stackVariable: string, why: string): string[] {
     ];
 }
 
-/** Logs in to the image registry with the repository's registry credentials. */
+/** Logs in to the image registry with the push credentials of the job's environment. */
 export function registryLogin(s: WorkflowSettings, options: { if?: UsesStep["if"] } = {}): UsesStep {
     return dockerLogin({
         name: "Log in to the registry",
         ...(options.if ? { if: options.if } : {}),
         env: {
-            DOCKER_USERNAME: secret(repositorySecretNames.dockerUsername),
-            DOCKER_PASSWORD: secret(repositorySecretNames.dockerPassword),
+            DOCKER_USERNAME: secret(secretNames.dockerUsername),
+            DOCKER_PASSWORD: secret(secretNames.dockerPassword),
         },
         with: {
             ...(s.registry ? { registry: s.registry } : {}),
@@ -241,8 +317,15 @@ export function notifyJob(s: WorkflowSettings, what: string, needs: string[]): J
         "runs-on": runner,
         "timeout-minutes": 5,
         permissions: {},
-        // Job-level so that the Slack step can be skipped when the secret is not set.
-        ...(s.slack ? { env: { SLACK_WEBHOOK: secret(repositorySecretNames.slackWebhook) } } : {}),
+        // The webhook is a secret of the notifications environment, which has no reviewers and
+        // admits the refs the CD workflows run from. Job-level so that the Slack step can be
+        // skipped when the secret is not set.
+        ...(s.slack
+            ? {
+                  environment: { name: notificationsEnvironment },
+                  env: { SLACK_WEBHOOK: secret(secretNames.slackWebhook) },
+              }
+            : {}),
         steps,
     };
 }

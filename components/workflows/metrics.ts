@@ -213,6 +213,7 @@ export function metricsWorkflow(s: WorkflowSettings): Workflow {
                 "runs-on": runner,
                 "timeout-minutes": 15,
                 permissions: { actions: "read", contents: "read" },
+                permissionReasons: { actions: "read the runs and jobs of ci.yml and cd-production.yml" },
                 steps: [
                     {
                         name: "Compute the metrics",

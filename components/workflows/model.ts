@@ -38,6 +38,8 @@ export type PermissionScope =
 export type PermissionLevel = "read" | "write" | "none";
 /** GITHUB_TOKEN scopes; an empty object grants nothing. */
 export type Permissions = Readonly<Partial<Record<PermissionScope, PermissionLevel>>>;
+/** Why a job needs each permission beyond `contents: read`; rendered as a comment beside it. */
+export type PermissionReasons = Readonly<Partial<Record<PermissionScope, string>>>;
 
 export interface Concurrency {
     readonly group: string;
@@ -76,8 +78,18 @@ export interface PinnedAction {
 export type Env = Readonly<Record<string, string>>;
 export type Inputs = Readonly<Record<string, string | number | boolean>>;
 
+/**
+ * A finding of the zizmor analyser that a step accepts, with the reason; rendered as an inline
+ * `# zizmor: ignore[rule]` comment on the step's `uses:` or `run:` line.
+ */
+export interface AcceptedFinding {
+    readonly rule: string;
+    readonly reason: string;
+}
+
 interface StepBase {
     readonly name: string;
+    readonly accepts?: readonly AcceptedFinding[];
     readonly id?: string;
     readonly if?: Expression;
     readonly env?: Env;
@@ -116,6 +128,8 @@ export interface Job {
     readonly name: string;
     readonly "runs-on": string;
     readonly permissions: Permissions;
+    /** Required for every permission other than `contents: read` (renderWorkflow refuses without). */
+    readonly permissionReasons?: PermissionReasons;
     readonly "timeout-minutes": number;
     readonly needs?: readonly string[];
     readonly if?: Expression;
@@ -131,6 +145,8 @@ export interface Workflow {
     readonly name: string;
     /** Rendered as a comment under the file's header, not as YAML: what a reader should know first. */
     readonly description?: string;
+    /** Findings the workflow as a whole accepts; rendered on its `on:` line. */
+    readonly accepts?: readonly AcceptedFinding[];
     readonly on: Triggers;
     readonly permissions: Permissions;
     readonly concurrency?: Concurrency;

@@ -4,7 +4,7 @@ import { PipelineConfig } from "../../config";
 import { cdProductionWorkflow, cdStagingWorkflow } from "./cd";
 import { ciWorkflow } from "./ci";
 import { metricsWorkflow } from "./metrics";
-import { isUsesStep, Job, Step, Workflow } from "./model";
+import { AcceptedFinding, isUsesStep, Job, Step, Workflow } from "./model";
 import { workflowFileNames as files, workflowPath } from "./names";
 import { previewWorkflow } from "./preview";
 import { securityScanWorkflow } from "./security-scan";
@@ -58,7 +58,10 @@ function ordered<T extends object>(value: T, order: readonly string[]): Record<s
     return out;
 }
 
-function plainStep(step: Step): Record<string, unknown> {
+function plainStep(full: Step): Record<string, unknown> {
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars
+    const { accepts, ...rest } = full;
+    const step = rest as Step;
     if (isUsesStep(step)) {
         return ordered({ ...step, uses: `${step.uses.action}@${step.uses.sha}` }, [
             "name",
@@ -77,7 +80,9 @@ function plainStep(step: Step): Record<string, unknown> {
     return ordered(step, ["name", "id", "if", "working-directory", "env", "run", "continue-on-error"]);
 }
 
-function plainJob(job: Job): Record<string, unknown> {
+function plainJob(full: Job): Record<string, unknown> {
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars
+    const { permissionReasons, ...job } = full;
     return ordered({ ...job, steps: job.steps.map(plainStep) }, [
         "name",
         "if",
@@ -94,9 +99,14 @@ function plainJob(job: Job): Record<string, unknown> {
     ]);
 }
 
+/** zizmor's inline suppression, with the reason it is accepted. */
+function ignoreComment(accepts: readonly AcceptedFinding[]): string {
+    return accepts.map((a) => `zizmor: ignore[${a.rule}] ${a.reason}`).join("; ");
+}
+
 /** Renders one workflow; each `uses:` carries its release as a comment. */
 export function renderWorkflow(workflow: Workflow): string {
-    const { description, ...rendered } = workflow;
+    const { description, accepts, ...rendered } = workflow;
     const jobs: Record<string, unknown> = {};
     const versions = new Map<string, string>();
     for (const [id, job] of Object.entries(workflow.jobs)) {
@@ -126,6 +136,30 @@ export function renderWorkflow(workflow: Workflow): string {
                 node.type = YAML.Scalar.BLOCK_LITERAL;
         },
     });
+    if (accepts?.length) {
+        const on = (doc.contents as YAML.YAMLMap).items.find(
+            (p) => YAML.isScalar(p.key) && p.key.value === "on",
+        );
+        (on!.key as YAML.Scalar).comment = ` ${ignoreComment(accepts)}`;
+    }
+    for (const [id, job] of Object.entries(workflow.jobs)) {
+        for (const [scope, level] of Object.entries(job.permissions)) {
+            if (scope === "contents" && level === "read") continue;
+            const why = job.permissionReasons?.[scope as keyof typeof job.permissions];
+            if (!why)
+                throw new Error(
+                    `job ${id}: permission ${scope}: ${level} needs a reason (permissionReasons)`,
+                );
+            (doc.getIn(["jobs", id, "permissions", scope], true) as YAML.Scalar).comment = ` ${why}`;
+        }
+        job.steps.forEach((step, i) => {
+            if (!step.accepts?.length) return;
+            const key = isUsesStep(step) ? "uses" : "run";
+            const node = doc.getIn(["jobs", id, "steps", i, key], true) as YAML.Scalar;
+            const ignores = ignoreComment(step.accepts);
+            node.comment = ` ${node.comment ? `${node.comment.trim()} ` : ""}${ignores}`;
+        });
+    }
     // Every comment line starts with #, the empty ones between paragraphs too.
     return doc.toString({ lineWidth: 0, nullStr: "", commentString: (c) => c.replace(/^/gm, "#") });
 }

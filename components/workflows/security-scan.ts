@@ -1,14 +1,56 @@
 /**
  * security-scan.yml: daily and on demand, Trivy scans of the image each environment runs and of the
  * repository's dependencies, with the results in code scanning (SARIF).
+ *
+ * The scan holds no credential: it asks GitHub's deployments API (deployments: read) for the URL of
+ * each environment's last successful deployment, asks the app there which version it serves, and
+ * scans that version's image, whose tag a release never overwrites. The image is pulled without
+ * registry credentials.
  */
 import { checkout, trivy, uploadSarif } from "./actions";
-import { installPulumi, pulumiEnv, readStackOutputs, registryLogin } from "./common";
-import { bashDefaults, expr, Permissions, runner, Workflow } from "./model";
+import { bashDefaults, expr, Permissions, PermissionReasons, runner, Workflow } from "./model";
 import { deployStacks, WorkflowSettings } from "./settings";
 
 /** upload-sarif needs actions: read in private repositories to read the run it belongs to. */
 const sarifPermissions: Permissions = { contents: "read", "security-events": "write", actions: "read" };
+const sarifReasons: PermissionReasons = {
+    "security-events": "upload the SARIF results to code scanning",
+    actions: "upload-sarif reads the run it belongs to (private repositories)",
+};
+
+/** The app's endpoint that answers JSON with its version (the smoke tests check it too). */
+export const versionPath = "/version";
+
+/** Finds the version an environment serves, from its last successful deployment's URL. */
+export function deployedImageScript(): string {
+    return [
+        'url=""',
+        "for id in $(gh api \"repos/${GITHUB_REPOSITORY}/deployments?environment=${ENVIRONMENT}&per_page=30\" --jq '.[].id'); do",
+        '  url="$(gh api "repos/${GITHUB_REPOSITORY}/deployments/${id}/statuses?per_page=100" --jq \'[.[] | select(.state == "success" and (.environment_url // "") != "")][0].environment_url // ""\')"',
+        '  [ -n "${url}" ] && break',
+        "done",
+        'if [ -z "${url}" ]; then',
+        '  echo "::notice::${ENVIRONMENT} has no successful deployment with a URL; nothing to scan"',
+        "  exit 0",
+        "fi",
+        'if ! [[ "${url}" =~ ^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$ ]]; then',
+        '  echo "::error::${ENVIRONMENT}\'s deployment URL is not a plain http(s) URL: ${url}"',
+        "  exit 1",
+        "fi",
+        'body="$(curl --fail --silent --show-error --max-time 10 --retry 3 "${url%/}${VERSION_PATH}")"',
+        'if ! version="$(jq -er \'.version | strings\' <<<"${body}")"; then',
+        '  echo "::error::${url%/}${VERSION_PATH} does not answer JSON with a version string"',
+        "  exit 1",
+        "fi",
+        'if ! [[ "${version}" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]]; then',
+        '  echo "::error::${ENVIRONMENT} reports a version that is no image tag: ${version}"',
+        "  exit 1",
+        "fi",
+        'echo "ref=${IMAGE}:${version}" >> "${GITHUB_OUTPUT}"',
+        'echo "${ENVIRONMENT} serves ${version}"',
+        "",
+    ].join("\n");
+}
 
 export function securityScanWorkflow(s: WorkflowSettings): Workflow {
     const deployed = expr("steps.deployed.outputs.ref != ''");
@@ -23,35 +65,27 @@ export function securityScanWorkflow(s: WorkflowSettings): Workflow {
                 name: `Scan the deployed image (${expr("matrix.stack")})`,
                 "runs-on": runner,
                 "timeout-minutes": 20,
-                permissions: sarifPermissions,
+                permissions: { ...sarifPermissions, deployments: "read" },
+                permissionReasons: {
+                    ...sarifReasons,
+                    deployments: "find each environment's last successful deployment and its URL",
+                },
                 strategy: {
                     "fail-fast": false,
                     matrix: { stack: [deployStacks.staging, deployStacks.production] },
                 },
                 steps: [
-                    checkout(),
-                    installPulumi(),
                     {
                         name: "Find the deployed image",
                         id: "deployed",
-                        "working-directory": s.pulumiDir,
-                        env: { ...pulumiEnv(), STACK: expr("matrix.stack"), IMAGE: s.image },
-                        run: [
-                            // A stack that never released has no digest; an unreadable stack fails.
-                            ...readStackOutputs("STACK", "the scan cannot tell which image it runs"),
-                            'digest="$(jq -r \'.digest // ""\' <<<"${outputs}")"',
-                            'if [ -z "${digest}" ]; then',
-                            '  echo "::notice::stack ${STACK} reports no deployed digest; nothing to scan"',
-                            'elif [[ "${digest}" =~ ^sha256:[a-f0-9]{64}$ ]]; then',
-                            '  echo "ref=${IMAGE}@${digest}" >> "${GITHUB_OUTPUT}"',
-                            "else",
-                            '  echo "::error::stack ${STACK} reports an invalid digest: ${digest}"',
-                            "  exit 1",
-                            "fi",
-                            "",
-                        ].join("\n"),
+                        env: {
+                            GH_TOKEN: expr("github.token"),
+                            ENVIRONMENT: expr("matrix.stack"),
+                            IMAGE: s.image,
+                            VERSION_PATH: versionPath,
+                        },
+                        run: deployedImageScript(),
                     },
-                    registryLogin(s, { if: deployed }),
                     trivy({
                         name: "Scan the image",
                         if: deployed,
@@ -78,6 +112,7 @@ export function securityScanWorkflow(s: WorkflowSettings): Workflow {
                 "runs-on": runner,
                 "timeout-minutes": 15,
                 permissions: sarifPermissions,
+                permissionReasons: sarifReasons,
                 steps: [
                     checkout(),
                     trivy({

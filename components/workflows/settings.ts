@@ -26,6 +26,8 @@ export interface WorkflowSettings {
     readonly nodeVersion: string;
     /** The Pulumi project's name (Pulumi.yaml), part of every resource URN. */
     readonly project: string;
+    /** Where the stacks' state is: Pulumi Cloud (a token), or S3 (reached through OIDC). */
+    readonly backend: "cloud" | "s3";
     /** The app repository's owner and name, for status badge links. */
     readonly owner: string;
     readonly repository: string;
@@ -44,7 +46,7 @@ export const releaseTagPatterns: readonly string[] = ["v*"];
  * The stacks the CD workflows deploy. Each deploys to the GitHub environment of the same name
  * (config requires environment.name to equal the stack name), so one name serves as both.
  */
-export const deployStacks = { staging: "staging", production: "production" } as const;
+export { deployStacks } from "../credentials";
 
 /** Node.js major version for the Pulumi program: 20 reached end of life on 2026-04-30. */
 export const nodeVersion = "24";
@@ -87,6 +89,7 @@ export function workflowSettings(config: PipelineConfig): WorkflowSettings {
         smokePaths: [...new Set([config.deploy.health.path, ...config.deploy.smokePaths])],
         nodeVersion,
         project: config.project,
+        backend: config.backend ? "s3" : "cloud",
         owner: config.github.owner,
         repository: config.github.repository,
     };

@@ -123,15 +123,6 @@ describe("config", () => {
             }
         });
 
-        it("keeps the GitHub token a secret for the provider", async () => {
-            const raw = stackWith("staging", (_o, v, secret) => {
-                v["github:token"] = "ghp_test";
-                secret.add("github:token");
-            });
-            const { isSecret } = await import("@pulumi/pulumi");
-            assert.ok(await isSecret(parseConfig(raw).secrets.githubToken!));
-        });
-
         it("parses the committed local stack: no GitHub side, its own instance on loopback", () => {
             const config = parseConfig(readStackFile("local"), { requireSecrets: false });
             assert.strictEqual(config.github, undefined);
@@ -323,11 +314,6 @@ describe("config", () => {
             assertRejected(raw, "cicd-pipeline:github.owner", "no @, no URL");
         });
 
-        it("the owning stack without a Pulumi backend for the workflows", () => {
-            const raw = stackWith("production", (_o, v) => delete v["cicd-pipeline:pulumiAccessToken"]);
-            assertRejected(raw, "cicd-pipeline:pulumiAccessToken", "pulumiBackendUrl");
-        });
-
         it("a Slack webhook that is not a Slack URL", () => {
             const raw = stackWith(
                 "production",
@@ -411,14 +397,89 @@ describe("config", () => {
             );
         });
 
-        it("a GitHub token stored in plaintext", () => {
-            const raw = stackWith("staging", (_o, v) => (v["github:token"] = "ghp_plaintext"));
+        it("a GitHub token in the stack config, secret or not, naming how to run with one's own token", () => {
+            for (const secret of [false, true]) {
+                const raw = stackWith("staging", (_o, v, secrets) => {
+                    v["github:token"] = "ghp_stored";
+                    if (secret) secrets.add("github:token");
+                });
+                assertRejected(
+                    raw,
+                    "github:token",
+                    "refused",
+                    "pulumi config rm -s staging github:token",
+                    "GITHUB_TOKEN=$(gh auth token) pulumi up -s staging",
+                );
+            }
+        });
+
+        it("a self-managed backend URL, which the workflows cannot reach", () => {
+            const raw = stackWith("production", (_o, v, secrets) => {
+                v["cicd-pipeline:pulumiBackendUrl"] = "s3://bucket";
+                secrets.add("cicd-pipeline:pulumiBackendUrl");
+            });
             assertRejected(
                 raw,
-                "github:token",
-                "plaintext",
-                "pulumi config set --secret -s staging github:token",
+                "cicd-pipeline:pulumiBackendUrl",
+                "Pulumi Cloud",
+                "pulumi config rm -s production pulumiBackendUrl",
             );
+        });
+
+        it("an S3 backend that is not what the workflows can reach", () => {
+            const backend = {
+                url: "s3://acme-pulumi-state/web-app?region=eu-west-1",
+                awsRoleArn: "arn:aws:iam::123456789012:role/pulumi-staging",
+                awsRegion: "eu-west-1",
+            };
+            const ok = parseConfig(
+                stackWith("staging", (_o, v) => {
+                    v["cicd-pipeline:backend"] = JSON.stringify(backend);
+                    delete v["cicd-pipeline:pulumiAccessToken"];
+                }),
+            );
+            assert.deepStrictEqual(ok.backend, backend, "an S3 backend needs no Pulumi Cloud token");
+            const gcs = stackWith("staging", (_o, v) => {
+                v["cicd-pipeline:backend"] = JSON.stringify({ ...backend, url: "gs://bucket" });
+            });
+            assertRejected(gcs, "cicd-pipeline:backend.url", "S3 backend URL", "Pulumi Cloud");
+            const role = stackWith("staging", (_o, v) => {
+                v["cicd-pipeline:backend"] = JSON.stringify({ ...backend, awsRoleArn: "pulumi-staging" });
+            });
+            assertRejected(role, "cicd-pipeline:backend.awsRoleArn", "arn:aws:iam::");
+        });
+
+        it("production without the GitHub App its deploy job previews with", () => {
+            const noApp = stackWith("production", (_o, v) => delete v["cicd-pipeline:githubApp"]);
+            assertRejected(noApp, "cicd-pipeline:githubApp", "Members: read", "githubAppPrivateKey");
+            const noKey = stackWith("production", (_o, v) => delete v["cicd-pipeline:githubAppPrivateKey"]);
+            assertRejected(
+                noKey,
+                "cicd-pipeline:githubAppPrivateKey",
+                "pulumi config set --secret -s production githubAppPrivateKey <",
+            );
+            // Staging's deploy job previews nothing, so it needs no App.
+            assert.doesNotThrow(() =>
+                parseConfig(stackWith("staging", (_o, v) => delete v["cicd-pipeline:githubAppPrivateKey"])),
+            );
+        });
+
+        it("each stack's own Pulumi token, passphrase and registry credentials, staging's too", () => {
+            for (const stack of ["staging", "production"]) {
+                for (const key of [
+                    "pulumiAccessToken",
+                    "pulumiConfigPassphrase",
+                    "dockerUsername",
+                    "dockerPassword",
+                ]) {
+                    const raw = stackWith(stack, (_o, v) => delete v[`cicd-pipeline:${key}`]);
+                    assertRejected(
+                        raw,
+                        `cicd-pipeline:${key}`,
+                        `pulumi config set --secret -s ${stack} ${key}`,
+                    );
+                }
+            }
         });
 
         it("an owner of the repository-wide objects that is no stack", () => {

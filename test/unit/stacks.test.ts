@@ -1,6 +1,7 @@
 import * as assert from "assert";
 import { readStackFile } from "../../config";
 import { requiredStatusChecks } from "../../components/workflows/ci-jobs";
+import { secretNames } from "../../components/credentials";
 import { BuiltStack, buildStack, DeclaredResource, githubTeamIds, testDigest, testSecrets } from "../mocks";
 
 const stacks = ["staging", "production"] as const;
@@ -18,6 +19,8 @@ function githubIdentity(r: DeclaredResource): string {
             return `repository-secret ${i.repository} ${i.secretName}`;
         case "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret":
             return `environment-secret ${i.repository} ${i.environment} ${i.secretName}`;
+        case "github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable":
+            return `environment-variable ${i.repository} ${i.environment} ${i.variableName}`;
         case "github:index/repositoryEnvironment:RepositoryEnvironment":
             return `environment ${i.repository} ${i.environment}`;
         case "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy":
@@ -70,10 +73,10 @@ describe("stacks built from their own Pulumi.<stack>.yaml", () => {
         assert.ok(a.size > 0 && b.size > 0);
     });
 
-    it("declares rulesets, repository secrets only in the owning stack", () => {
+    it("declares rulesets only in the owning stack, and no repository secret in any stack", () => {
         const objects = githubObjects(get("staging"));
         assert.deepStrictEqual(
-            objects.filter((o) => o.startsWith("ruleset") || o.startsWith("repository-secret")),
+            objects.filter((o) => o.startsWith("ruleset")),
             [],
         );
         assert.deepStrictEqual(
@@ -84,6 +87,13 @@ describe("stacks built from their own Pulumi.<stack>.yaml", () => {
                 "ruleset web-app cicd-pipeline: release tags",
             ],
         );
+        for (const stack of stacks) {
+            // A repository secret reaches a workflow of any branch, pull requests included.
+            assert.deepStrictEqual(
+                githubObjects(get(stack)).filter((o) => o.startsWith("repository-secret")),
+                [],
+            );
+        }
     });
 
     const ruleset = (name: string) =>
@@ -177,41 +187,112 @@ describe("stacks built from their own Pulumi.<stack>.yaml", () => {
         assert.deepStrictEqual(requiredStatusChecks, ["Lint", "Test", "Build", "Security scan"]);
     });
 
-    it("declares each stack's own environment with its deploy secrets", () => {
+    it("declares each stack's credentials as secrets of its own environment, and staging's preview environment", () => {
+        const environmentObjects = (stack: (typeof stacks)[number]) =>
+            githubObjects(get(stack)).filter((o) => o.startsWith("environment"));
+        assert.deepStrictEqual(environmentObjects("staging"), [
+            "environment web-app preview",
+            "environment web-app staging",
+            "environment-secret web-app preview PULUMI_ACCESS_TOKEN",
+            "environment-secret web-app preview PULUMI_CONFIG_PASSPHRASE",
+            "environment-secret web-app staging DEPLOY_SSH_KEY",
+            "environment-secret web-app staging DOCKER_PASSWORD",
+            "environment-secret web-app staging DOCKER_USERNAME",
+            "environment-secret web-app staging PULUMI_ACCESS_TOKEN",
+            "environment-secret web-app staging PULUMI_CONFIG_PASSPHRASE",
+            "environment-variable web-app staging DEPLOY_HOST_STAGING",
+            "environment-variable web-app staging DEPLOY_USER",
+        ]);
+        assert.deepStrictEqual(environmentObjects("production"), [
+            "environment web-app production",
+            "environment-secret web-app production DEPLOY_SSH_KEY",
+            "environment-secret web-app production DOCKER_PASSWORD",
+            "environment-secret web-app production DOCKER_USERNAME",
+            "environment-secret web-app production PIPELINE_APP_PRIVATE_KEY",
+            "environment-secret web-app production PULUMI_ACCESS_TOKEN",
+            "environment-secret web-app production PULUMI_CONFIG_PASSPHRASE",
+            "environment-variable web-app production DEPLOY_HOST_PROD",
+            "environment-variable web-app production DEPLOY_USER",
+            "environment-variable web-app production PIPELINE_APP_CLIENT_ID",
+        ]);
+    });
+
+    it("fills each environment's secrets from its own stack's config, so no stack holds another's credential", () => {
+        for (const stack of stacks) {
+            const mine = testSecrets(stack);
+            for (const r of get(stack).mocks.ofType(
+                "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret",
+            )) {
+                const key = Object.entries(secretNames).find(([, n]) => n === r.inputs.secretName)![0];
+                assert.strictEqual(
+                    r.inputs.value,
+                    mine[key].value,
+                    `${stack} ${r.inputs.environment} ${key}`,
+                );
+            }
+        }
+    });
+
+    it("with an S3 backend, declares the backend's URL, role and region as variables where the token was", async () => {
+        const secrets = testSecrets("staging");
+        delete secrets.pulumiAccessToken;
+        const built = await buildStack("staging", secrets, {}, undefined, (values) => {
+            values["cicd-pipeline:backend"] = JSON.stringify({
+                url: "s3://acme-pulumi-state/web-app?region=eu-west-1",
+                awsRoleArn: "arn:aws:iam::123456789012:role/pulumi-staging",
+                awsRegion: "eu-west-1",
+            });
+        });
+        const objects = githubObjects(built);
+        for (const env of ["staging", "preview"]) {
+            for (const name of ["PULUMI_BACKEND_URL", "PULUMI_BACKEND_ROLE", "PULUMI_BACKEND_REGION"]) {
+                assert.ok(objects.includes(`environment-variable web-app ${env} ${name}`), `${env} ${name}`);
+            }
+            assert.ok(!objects.includes(`environment-secret web-app ${env} PULUMI_ACCESS_TOKEN`));
+        }
+    });
+
+    it("admits only pull-request runs to the preview environment, with no reviewers", () => {
+        const staging = get("staging").mocks;
+        const env = staging
+            .ofType("github:index/repositoryEnvironment:RepositoryEnvironment")
+            .find((r) => r.inputs.environment === "preview");
+        assert.strictEqual(env?.inputs.reviewers, undefined);
+        assert.deepStrictEqual(env?.inputs.deploymentBranchPolicy, {
+            protectedBranches: false,
+            customBranchPolicies: true,
+        });
+        const policies = staging
+            .ofType(
+                "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy",
+            )
+            .filter((r) => r.inputs.environment === "preview");
         assert.deepStrictEqual(
-            githubObjects(get("staging")).filter((o) => o.startsWith("environment")),
-            [
-                "environment web-app staging",
-                "environment-secret web-app staging DEPLOY_HOST_STAGING",
-                "environment-secret web-app staging DEPLOY_SSH_KEY",
-                "environment-secret web-app staging DEPLOY_USER",
-            ],
-        );
-        assert.deepStrictEqual(
-            githubObjects(get("production")).filter((o) => o.startsWith("environment")),
-            [
-                "environment web-app production",
-                "environment-secret web-app production DEPLOY_HOST_PROD",
-                "environment-secret web-app production DEPLOY_SSH_KEY",
-                "environment-secret web-app production DEPLOY_USER",
-            ],
+            policies.map((r) => r.inputs.branchPattern),
+            ["refs/pull/*/merge"],
         );
     });
 
     it("lets staging deploy only from develop and production only from v* tags", () => {
         const policies = (s: (typeof stacks)[number]) =>
             githubObjects(get(s)).filter((o) => o.startsWith("deployment-policy"));
-        assert.deepStrictEqual(policies("staging"), ["deployment-policy web-app staging develop"]);
+        assert.deepStrictEqual(policies("staging"), [
+            "deployment-policy web-app preview refs/pull/*/merge",
+            "deployment-policy web-app staging develop",
+        ]);
         assert.deepStrictEqual(policies("production"), ["deployment-policy web-app production v*"]);
     });
 
-    it("fills the deploy host secrets from the stack's hosts", () => {
-        const hostSecret = get("production").mocks.resources.find(
-            (r) => r.inputs.secretName === "DEPLOY_HOST_PROD",
+    it("fills the deploy host and user variables from the stack's hosts, in plaintext (they are in the stack file)", () => {
+        const variable = (name: string) =>
+            get("production").mocks.resources.find((r) => r.inputs.variableName === name);
+        assert.strictEqual(
+            variable("DEPLOY_HOST_PROD")?.inputs.value,
+            "prod-1.example.com,prod-2.example.com",
         );
-        assert.strictEqual(hostSecret?.inputs.value, "prod-1.example.com,prod-2.example.com");
-        const user = get("production").mocks.resources.find((r) => r.inputs.secretName === "DEPLOY_USER");
-        assert.strictEqual(user?.inputs.value, "deploy");
+        assert.strictEqual(variable("DEPLOY_USER")?.inputs.value, "deploy");
+        assert.strictEqual(variable("PIPELINE_APP_CLIENT_ID")?.inputs.value, "Iv23liExampleAppId01");
+        assert.ok(!variable("DEPLOY_USER")?.secretInputs.has("value"));
     });
 
     it("exports environment, protected branches and secret names", () => {
@@ -222,14 +303,17 @@ describe("stacks built from their own Pulumi.<stack>.yaml", () => {
         assert.deepStrictEqual(get("production").exports.protectedTags, ["v*"]);
         assert.deepStrictEqual(get("staging").exports.protectedTags, []);
         assert.deepStrictEqual(get("production").exports.secretNames, {
-            repository: [
+            production: [
+                "DEPLOY_SSH_KEY",
                 "DOCKER_PASSWORD",
                 "DOCKER_USERNAME",
+                "PIPELINE_APP_PRIVATE_KEY",
                 "PULUMI_ACCESS_TOKEN",
                 "PULUMI_CONFIG_PASSPHRASE",
-                "SLACK_WEBHOOK",
             ],
-            environment: ["DEPLOY_HOST_PROD", "DEPLOY_SSH_KEY", "DEPLOY_USER"],
+        });
+        assert.deepStrictEqual(get("staging").exports.variableNames, {
+            staging: ["DEPLOY_HOST_STAGING", "DEPLOY_USER"],
         });
     });
 
@@ -265,12 +349,25 @@ describe("stacks built from their own Pulumi.<stack>.yaml", () => {
         });
     }
 
-    it("a stack without a Slack webhook declares no SLACK_WEBHOOK", async () => {
-        const secrets = testSecrets("production");
-        delete secrets.slackWebhook;
-        const without = await buildStack("production", secrets);
-        assert.ok(!githubObjects(without).some((o) => o.includes("SLACK_WEBHOOK")));
-        assert.ok(githubObjects(without).some((o) => o.includes("DOCKER_PASSWORD")));
+    it("with Slack on, the owning stack declares the webhook in a notifications environment of the CD refs", async () => {
+        const withSlack = await buildStack(
+            "production",
+            testSecrets("production"),
+            {},
+            undefined,
+            (values) => {
+                const workflows = JSON.parse(values["cicd-pipeline:workflows"]);
+                values["cicd-pipeline:workflows"] = JSON.stringify({ ...workflows, slack: true });
+            },
+        );
+        const objects = githubObjects(withSlack);
+        assert.ok(
+            objects.includes("environment-secret web-app notifications SLACK_WEBHOOK"),
+            objects.join("\n"),
+        );
+        assert.ok(objects.includes("deployment-policy web-app notifications develop"));
+        assert.ok(objects.includes("deployment-policy web-app notifications v*"));
+        assert.ok(!githubObjects(get("production")).some((o) => o.includes("SLACK_WEBHOOK")));
     });
 
     it("without a version, keeps what the stack last released instead of removing it", async () => {
@@ -314,16 +411,68 @@ describe("stacks built from their own Pulumi.<stack>.yaml", () => {
         assert.strictEqual(fresh.exports.version, undefined);
     });
 
-    it("hands the stack's GitHub token to the provider, secret", async () => {
+    it("gives the GitHub provider no token of its own: it uses the GITHUB_TOKEN of whoever runs pulumi", () => {
+        for (const stack of stacks) {
+            const [provider] = get(stack).mocks.ofType("pulumi:providers:github");
+            assert.strictEqual(provider.inputs.token, undefined);
+            assert.strictEqual(provider.inputs.owner, "acme");
+        }
+    });
+
+    it("refuses a stack that stores a GitHub token", async () => {
         const secrets = {
             ...testSecrets("staging"),
             "github:token": { value: "ghp_stack_token", secret: true },
         };
-        const withToken = await buildStack("staging", secrets);
-        const [provider] = withToken.mocks.ofType("pulumi:providers:github");
-        assert.strictEqual(provider.inputs.token, "ghp_stack_token");
-        assert.ok(provider.secretInputs.has("token"));
-        assert.strictEqual(provider.inputs.owner, "acme");
+        await assert.rejects(
+            buildStack("staging", secrets),
+            /github:token: a GitHub token in the stack config is refused/,
+        );
+    });
+
+    it("deploys a digest given with the version as it is, without asking the registry what the tag holds now", () => {
+        for (const stack of stacks) {
+            const { mocks } = get(stack);
+            assert.ok(!mocks.invokes.some((i) => i.token.startsWith("docker:")), stack);
+            const [release] = mocks.ofType("command:local:Command");
+            assert.match(String(release.inputs.create), new RegExp(`--digest ${testDigest} `));
+        }
+    });
+
+    describe("a release-only run (the CD workflows' pulumi up)", () => {
+        const previous = {
+            version: "1.4.1",
+            digest: testDigest,
+            protectedBranches: ["main", "develop"],
+            workflowsPullRequest: 7,
+        };
+        const releaseOnly = (stack: (typeof stacks)[number]) =>
+            buildStack(stack, { ...testSecrets(stack), releaseOnly: { value: "true" } }, previous);
+
+        for (const stack of stacks) {
+            it(`${stack}: declares the release alone and calls no GitHub API`, async () => {
+                const built = await releaseOnly(stack);
+                assert.deepStrictEqual(
+                    built.mocks.resources.filter(
+                        (r) => r.type.startsWith("github:") || r.type === "pulumi:providers:github",
+                    ),
+                    [],
+                );
+                assert.deepStrictEqual(
+                    built.mocks.invokes.filter((i) => i.token.startsWith("github:")),
+                    [],
+                );
+                assert.strictEqual(built.mocks.ofType("command:local:Command").length, 1);
+                assert.strictEqual(built.exports.version, "1.4.2");
+            });
+        }
+
+        it("keeps the outputs about the GitHub side that the last full run reported", async () => {
+            const built = await releaseOnly("production");
+            assert.deepStrictEqual(built.exports.protectedBranches, ["main", "develop"]);
+            assert.strictEqual(built.exports.workflowsPullRequest, 7);
+            assert.deepStrictEqual(built.exports.secretNames, get("production").exports.secretNames);
+        });
     });
 
     it("a stack with bad config fails before declaring anything", async () => {

