@@ -17,7 +17,7 @@ import {
     repositoryRoles,
     repositoryVisibilities,
 } from "./components/repository/github-plan";
-import { PIDS_MAX, PIDS_MIN } from "./components/deploy/release-plan";
+import { PIDS_MAX, PIDS_MIN } from "./components/deploy/host-commands";
 import { deploySecretKeys, requiredSecretKeys, SecretConfigKey } from "./components/credentials";
 
 // ---------------------------------------------------------------------------------------------------

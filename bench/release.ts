@@ -27,7 +27,7 @@ import {
     sleep,
     target,
 } from "../test/integration/rig";
-import { releaseArgs } from "../components/deploy/release-plan";
+import { releaseArgs } from "../components/deploy/host-commands";
 
 const RELEASES = 20;
 const CONNECTIONS = 100;

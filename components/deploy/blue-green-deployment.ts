@@ -1,18 +1,16 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import * as fs from "fs";
 import { DeployHost } from "./deploy-host";
-import { resolveDigest } from "./registry";
 import {
     checkDigest,
     HostReleaseSettings,
     HostTarget,
-    ORCHESTRATOR_SOURCE,
     orchestratorArgs,
     orchestratorCommand,
-    parseSummary,
-    ReleaseSummary,
-} from "./release-plan";
+} from "./host-commands";
+import { orchestratorScript } from "./orchestrator/script";
+import { parseSummary, ReleaseSummary } from "./orchestrator/summary";
+import { resolveDigest } from "./registry";
 
 /** Arguments of a BlueGreenDeployment component. */
 export interface BlueGreenDeploymentArgs {
@@ -63,24 +61,42 @@ export class BlueGreenDeployment extends pulumi.ComponentResource {
         const resolve = args.resolveDigest ?? true;
         const reference = `${args.image}:${args.version}`;
 
-        // Validated now (throws on bad input), then again once the digest is known.
+        // Errors name this component: pulumi reports them with its URN, not as a crash of the program.
+        const failure = (e: unknown) =>
+            new pulumi.ResourceError(e instanceof Error ? e.message : String(e), this);
+        const guard =
+            <A, R>(f: (a: A) => R) =>
+            (a: A): R => {
+                try {
+                    return f(a);
+                } catch (e) {
+                    throw failure(e);
+                }
+            };
+
+        // Validated now (fails on bad input), then again once the digest is known.
         const batchSize = args.batchSize ?? 1;
-        const plan = (d: string) =>
+        const plan = guard((d: string) =>
             orchestratorArgs({ image: args.image, version: args.version, digest: d }, args.settings, {
                 user: args.user,
                 hosts: args.hosts,
                 batchSize,
-            });
+            }),
+        );
         plan(`sha256:${"0".repeat(64)}`);
 
         let digest: pulumi.Output<string>;
         if (args.digest !== undefined) {
-            digest = pulumi.output(args.digest).apply(checkDigest);
+            digest = pulumi.output(args.digest).apply(guard(checkDigest));
         } else if (resolve) {
             const resolver = args.resolver ?? ((image: string, tag: string) => resolveDigest(image, tag));
-            digest = pulumi.output(resolver(args.image, args.version).then(checkDigest));
+            digest = pulumi.output(
+                resolver(args.image, args.version).then(guard(checkDigest), (e) => {
+                    throw failure(e);
+                }),
+            );
         } else {
-            throw new Error(`${name}: no digest for ${reference}: give one, or set resolveDigest`);
+            throw failure(`no digest for ${reference}: give one, or set resolveDigest`);
         }
 
         const line = digest.apply((d) => orchestratorCommand(plan(d)));
@@ -109,7 +125,9 @@ export class BlueGreenDeployment extends pulumi.ComponentResource {
             {
                 create: line,
                 update: line,
-                stdin: fs.readFileSync(ORCHESTRATOR_SOURCE, "utf8"),
+                // The orchestrator as one JavaScript text for `node -` (orchestrator/script.ts says
+                // why it runs this way); the key only in the secret environment.
+                stdin: orchestratorScript(),
                 environment: { BLUEGREEN_SSH_KEY: pulumi.secret(args.privateKey) },
                 triggers: [args.image, args.version, digest],
                 addPreviousOutputInEnv: false,
@@ -128,7 +146,11 @@ export class BlueGreenDeployment extends pulumi.ComponentResource {
         // and then the requested version and digest stand in.
         const summary = pulumi
             .unsecret(release.stdout)
-            .apply((out): ReleaseSummary | undefined => (out === undefined ? undefined : parseSummary(out)));
+            .apply(
+                guard((out: string | undefined): ReleaseSummary | undefined =>
+                    out === undefined ? undefined : parseSummary(out),
+                ),
+            );
         this.version = summary.apply((s) => s?.version ?? args.version);
         this.digest = pulumi.all([summary, digest]).apply(([s, d]) => s?.digest ?? d);
         this.liveVersions = summary.apply((s) =>

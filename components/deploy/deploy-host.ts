@@ -1,7 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
-import { HostTarget, installCommand, TOOL_SOURCE, uninstallCommand } from "./release-plan";
+import { HostTarget, installCommand, TOOL_SOURCE, uninstallCommand } from "./host-commands";
 
 /** Arguments of a DeployHost component. */
 export interface DeployHostArgs {
@@ -36,7 +36,22 @@ export class DeployHost extends pulumi.ComponentResource {
         const { host } = args;
         const tool = fs.readFileSync(TOOL_SOURCE, "utf8");
         // The resource's name owns the instance on the host (see uninstallCommand).
-        const install = installCommand({ instance: args.instance, owner: name });
+        // Bad input fails as this component's error (pulumi names its URN).
+        const checked = <T>(f: () => T): T => {
+            try {
+                return f();
+            } catch (e) {
+                throw new pulumi.ResourceError((e as Error).message, this);
+            }
+        };
+        const install = checked(() => installCommand({ instance: args.instance, owner: name }));
+        const uninstall = checked(() =>
+            uninstallCommand({
+                instance: args.instance,
+                lockTimeoutSeconds: args.lockTimeoutSeconds,
+                owner: name,
+            }),
+        );
         this.install = new command.remote.Command(
             `${name}-install`,
             {
@@ -52,11 +67,7 @@ export class DeployHost extends pulumi.ComponentResource {
                 },
                 create: install,
                 update: install,
-                delete: uninstallCommand({
-                    instance: args.instance,
-                    lockTimeoutSeconds: args.lockTimeoutSeconds,
-                    owner: name,
-                }),
+                delete: uninstall,
                 // A new tool arrives by update (stdin changes). No triggers: a replacement would run
                 // the old resource's delete, which uninstalls the app.
                 stdin: tool,

@@ -26,6 +26,11 @@ export const hostPatterns = {
         /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|[0-9a-fA-F:]+)$/,
     /** One public host key as in known_hosts, without the host field: "<type> <base64>". */
     hostKey: /^(?:ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(?:256|384|521)) [A-Za-z0-9+/]+={0,2}$/,
+    /**
+     * A plain word the host's gate (host/bluegreen-gate) accepts: every word of a command sent to a
+     * host, each option of the tool included. No shell reads it, and none would need quoting.
+     */
+    gateWord: /^[A-Za-z0-9._/:@=+-]+$/,
     /** A Unix user name. */
     user: /^[a-z_][a-z0-9_-]{0,31}$/,
 } as const;

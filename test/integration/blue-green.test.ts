@@ -31,7 +31,7 @@ import {
     releaseArgs,
     ReleaseTarget,
     TOOL_PATH,
-} from "../../components/deploy/release-plan";
+} from "../../components/deploy/host-commands";
 
 const PREFIX = "bgit";
 

@@ -8,7 +8,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import { BlueGreenDeployment } from "../../components/deploy/blue-green-deployment";
-import { parseSummary } from "../../components/deploy/release-plan";
+import { parseSummary } from "../../components/deploy/orchestrator/summary";
 import { outputPromise, promiseOf, RecordingMocks } from "../mocks";
 import {
     get,

@@ -1,5 +1,5 @@
 /**
- * Several hosts per stack, through release-hosts (the orchestrator the Pulumi component runs):
+ * Several hosts per stack, through the orchestrator (components/deploy/orchestrator, which the Pulumi component runs):
  * two sshd hosts on loopback, each with its own host key, tool instance, ports, lock and log.
  */
 import * as assert from "assert";
@@ -13,16 +13,12 @@ import {
     requireRig,
     resetInstance,
     Rig,
-    run,
+    runOrchestrator,
     settingsFor,
     target,
 } from "./rig";
-import {
-    HostReleaseSettings,
-    HostTarget,
-    ORCHESTRATOR_SOURCE,
-    parseSummary,
-} from "../../components/deploy/release-plan";
+import { HostReleaseSettings, HostTarget } from "../../components/deploy/host-commands";
+import { parseSummary } from "../../components/deploy/orchestrator/summary";
 
 const PREFIX = "bgmh";
 
@@ -161,14 +157,13 @@ describe("multi-host release through release-hosts (integration)", function () {
                 }),
             /invalid version/,
         );
-        // release-hosts checks again on its own.
-        const r = await run("bash", [
-            ORCHESTRATOR_SOURCE,
+        // The orchestrator checks again on its own.
+        const r = await runOrchestrator([
             ...["--user", rig.user, "--key-file", rig.privateKeyFile, "--image", rig.appImage],
             ...["--version", "1.0;rm -rf /", "--digest", rig.appDigests["1.0.0"]],
             ...["--host", `${hostA.name} ${hostA.address} ${hostA.port} ${hostA.hostKey}`],
         ]);
         assert.strictEqual(r.code, 2);
-        assert.match(r.stderr, /invalid version 1\.0\\;rm\\ -rf\\ \//);
+        assert.match(r.stderr, /invalid version "1\.0;rm -rf \/"/);
     });
 });

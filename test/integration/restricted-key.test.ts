@@ -9,7 +9,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { releaseArgs, TOOL_SOURCE } from "../../components/deploy/release-plan";
+import { releaseArgs, TOOL_SOURCE } from "../../components/deploy/host-commands";
 import {
     asHostUser,
     bluegreen,

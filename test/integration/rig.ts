@@ -1,7 +1,7 @@
 /**
  * The real test rig for the blue-green release: Docker Engine, a registry, two sshd "hosts" on
  * loopback, started by setup.sh. Helpers run the host tool over real SSH with the pinned host key,
- * exactly as release-hosts and the Pulumi component do. The deploy key is restricted as on a real
+ * exactly as the orchestrator (components/deploy/orchestrator) and the Pulumi component do. The deploy key is restricted as on a real
  * host (scripts/host-setup.sh): it runs only the gate, so what a test does on the host besides the
  * tool it does as the host's admin (this machine's root), with asHostUser.
  */
@@ -15,13 +15,14 @@ import {
     HostReleaseSettings,
     HostTarget,
     installCommand,
-    ORCHESTRATOR_SOURCE,
     orchestratorArgs,
     OrchestratorOptions,
     ReleaseTarget,
     TOOL_PATH,
     TOOL_SOURCE,
-} from "../../components/deploy/release-plan";
+} from "../../components/deploy/host-commands";
+import { orchestratorCommand } from "../../components/deploy/host-commands";
+import { orchestratorScript } from "../../components/deploy/orchestrator/script";
 import { DEFAULT_LIMITS } from "../../config";
 
 export interface Rig {
@@ -182,7 +183,15 @@ export function releaseHosts(
         user: rig.user,
         keyFile: rig.privateKeyFile,
     });
-    return run("bash", [ORCHESTRATOR_SOURCE, ...args]);
+    return runOrchestrator(args);
+}
+
+/**
+ * Runs the orchestrator exactly as the component's local command does: the command line of
+ * orchestratorCommand through a shell, its JavaScript text on stdin, from the project's directory.
+ */
+export function runOrchestrator(args: readonly string[], env?: NodeJS.ProcessEnv): Promise<Result> {
+    return run("sh", ["-c", orchestratorCommand(args)], { input: orchestratorScript(), env });
 }
 
 /** Settings of one tool instance; each test gets its own instance name and ports. */

@@ -3,7 +3,7 @@
  * host), over real SSH against the rig's Docker Engine: it removes one instance and nothing else.
  */
 import * as assert from "assert";
-import { releaseArgs, uninstallCommand } from "../../components/deploy/release-plan";
+import { releaseArgs, uninstallCommand } from "../../components/deploy/host-commands";
 import {
     asHostUser,
     bluegreen,

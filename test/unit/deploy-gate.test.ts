@@ -20,7 +20,7 @@ import {
     TOOL_PATH,
     TOOL_SOURCE,
     uninstallCommand,
-} from "../../components/deploy/release-plan";
+} from "../../components/deploy/host-commands";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const stub = `#!/usr/bin/env bash\nprintf 'ran:'; printf ' %s' "$@"; echo\n`;

@@ -1,6 +1,7 @@
 import * as assert from "assert";
 import * as pulumi from "@pulumi/pulumi";
 import * as fs from "fs";
+import * as os from "os";
 import { ConfigError, parseConfig, readStackFile } from "../../config";
 import { BlueGreenDeployment, hostReleaseSettings } from "../../components/deploy/blue-green-deployment";
 import {
@@ -9,15 +10,15 @@ import {
     gateCommand,
     HostReleaseSettings,
     installCommand,
-    ORCHESTRATOR_SOURCE,
     orchestratorArgs,
     orchestratorCommand,
-    parseSummary,
     releaseArgs,
     TOOL_SOURCE,
     uninstallCommand,
     toolOptions,
-} from "../../components/deploy/release-plan";
+} from "../../components/deploy/host-commands";
+import { orchestratorScript } from "../../components/deploy/orchestrator/script";
+import { parseSummary } from "../../components/deploy/orchestrator/summary";
 import { outputPromise, promiseOf, RecordingMocks, testDigest, testSecrets } from "../mocks";
 
 const digestA = testDigest; // what the mocked registry resolves every tag to
@@ -50,7 +51,7 @@ const types = {
     deployment: "cicd:deploy:BlueGreenDeployment",
 };
 
-/** Mocks whose local commands answer like release-hosts: a summary of the hosts it was given. */
+/** Mocks whose local commands answer like the orchestrator: a summary of the hosts it was given. */
 class ReleaseMocks extends RecordingMocks {
     newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
         const result = super.newResource(args);
@@ -202,12 +203,18 @@ describe("deploy: release commands as data", () => {
     });
 
     it("runs the orchestrator from stdin, so the command does not depend on the checkout's path", () => {
-        const line = orchestratorCommand(["--user", "deploy"]);
-        assert.strictEqual(
-            line,
-            `f="$(mktemp)"; trap 'rm -f "$f"' EXIT; cat > "$f"; bash "$f" --user deploy`,
-        );
-        assert.ok(!line.includes(process.cwd()));
+        const line = orchestratorCommand([
+            "--user",
+            "deploy",
+            "--host",
+            "web-1 10.0.0.1 22 ssh-ed25519 AAAA",
+        ]);
+        assert.strictEqual(line, `node - --user deploy --host 'web-1 10.0.0.1 22 ssh-ed25519 AAAA'`);
+        const script = orchestratorScript();
+        for (const text of [line, script]) {
+            assert.ok(!text.includes(process.cwd()), "names no path of this checkout");
+            assert.ok(!text.includes(os.homedir()), "names no path of this machine");
+        }
     });
 
     it("installs the tool through the host's gate, then claims the instance for the resource that installed it", () => {
@@ -232,6 +239,16 @@ describe("deploy: release commands as data", () => {
         );
         assert.strictEqual(s.hosts.a.version, "1");
         assert.throws(() => parseSummary("no summary"), /printed no summary/);
+        // Checked by schema: a summary with a hostile or missing value is refused.
+        assert.throws(
+            () => parseSummary(`{"version":"1;id","digest":"${digestA}","hosts":{}}`),
+            /summary is malformed at version/,
+        );
+        assert.throws(
+            () => parseSummary(`{"version":"1","digest":"${digestA}","hosts":{"a":{"version":"1"}}}`),
+            /summary is malformed at hosts\.a\.digest/,
+        );
+        assert.throws(() => parseSummary(`{"version":"1",`), /summary is no JSON/);
         assert.throws(() => checkDigest("sha256:XYZ"), /invalid digest/);
     });
 });
@@ -338,7 +355,7 @@ describe("deploy: BlueGreenDeployment under mocks", () => {
         );
         assert.strictEqual(release.inputs.create, expected);
         assert.strictEqual(release.inputs.update, expected);
-        assert.strictEqual(release.inputs.stdin, fs.readFileSync(ORCHESTRATOR_SOURCE, "utf8"));
+        assert.strictEqual(release.inputs.stdin, orchestratorScript());
         assert.deepStrictEqual(release.inputs.triggers, [target.image, "1.4.2", digestA]);
         assert.deepStrictEqual(release.inputs.environment, { BLUEGREEN_SSH_KEY: key });
         assert.ok(
@@ -386,7 +403,11 @@ describe("deploy: BlueGreenDeployment under mocks", () => {
     it("fails when the registry's answer is not a digest", async () => {
         await pulumi.runtime.setMocks(new ReleaseMocks(), "cicd-pipeline", "test", false);
         const dep = deployment({ resolver: async () => "sha256:not-hex" });
-        await assert.rejects(outputPromise(dep.digest), /invalid digest "sha256:not-hex"/);
+        await assert.rejects(outputPromise(dep.digest), (e: unknown) => {
+            assert.ok(pulumi.ResourceError.isInstance(e), "reported as the component's error");
+            assert.match((e as Error).message, /invalid digest "sha256:not-hex"/);
+            return true;
+        });
     });
 
     it("reports no live versions where the release command printed nothing (nothing ran)", async () => {
@@ -405,7 +426,7 @@ describe("deploy: BlueGreenDeployment under mocks", () => {
         }
         await pulumi.runtime.setMocks(new SilentMocks(), "cicd-pipeline", "test", false);
         const dep = deployment();
-        await assert.rejects(outputPromise(dep.version), /release-hosts printed no summary/);
+        await assert.rejects(outputPromise(dep.version), /the orchestrator printed no summary/);
     });
 
     it("uninstalls the stack's instance (and the tool, if unused) when a host's install is deleted", async () => {
@@ -469,7 +490,13 @@ describe("deploy: BlueGreenDeployment under mocks", () => {
     it("refuses a bad version before declaring anything", async () => {
         const mocks = new ReleaseMocks();
         await pulumi.runtime.setMocks(mocks, "cicd-pipeline", "test", false);
-        assert.throws(() => deployment({ version: "1.0;rm -rf /" }), /invalid version "1\.0;rm -rf \/"/);
-        assert.throws(() => deployment({ resolveDigest: false }), /no digest/);
+        // A ResourceError: pulumi reports it with the component's URN, not as a crash of the program.
+        const resourceError = (message: RegExp) => (e: unknown) =>
+            pulumi.ResourceError.isInstance(e) && message.test((e as Error).message);
+        assert.throws(
+            () => deployment({ version: "1.0;rm -rf /" }),
+            resourceError(/invalid version "1\.0;rm -rf \/"/),
+        );
+        assert.throws(() => deployment({ resolveDigest: false }), resourceError(/no digest/));
     });
 });

@@ -1,7 +1,7 @@
 /**
  * The commands a blue-green release runs, built as data: the argument vectors of the host tool
- * (`host/bluegreen`) and of the multi-host orchestrator (`host/release-hosts`), and the shell lines
- * that install and run them. Pure, so unit tests can check every argument; the integration tests
+ * (`host/bluegreen`) and of the multi-host orchestrator (`orchestrator/`, run where `pulumi` runs),
+ * and the lines that install and run them. Pure, so unit tests can check every argument; the integration tests
  * run exactly these commands against real hosts.
  *
  * Every value is checked against a strict pattern here, before it can reach a shell, even though
@@ -21,13 +21,8 @@ export const TOOL_COMMAND = "bluegreen";
 export const GATE_SOURCE = path.join(__dirname, "host", "bluegreen-gate");
 /** The host tool's source. */
 export const TOOL_SOURCE = path.join(__dirname, "host", "bluegreen");
-/** The orchestrator's source. */
-export const ORCHESTRATOR_SOURCE = path.join(__dirname, "host", "release-hosts");
 
-const patterns = {
-    ...hostPatterns,
-    toolArg: /^[A-Za-z0-9._/:@=+-]*$/,
-} as const;
+const patterns = hostPatterns;
 
 function check(what: string, value: string, pattern: RegExp, hint: string): string {
     if (!pattern.test(value)) throw new Error(`invalid ${what} ${JSON.stringify(value)}: ${hint}`);
@@ -184,11 +179,11 @@ export interface OrchestratorOptions {
     readonly batchSize: number;
     /** Extra tool options per host name, for hosts that share one machine (tests). */
     readonly hostArgs?: Readonly<Record<string, readonly string[]>>;
-    /** The SSH key file; if absent, release-hosts reads $BLUEGREEN_SSH_KEY. */
+    /** The SSH key file; if absent, the orchestrator reads $BLUEGREEN_SSH_KEY. */
     readonly keyFile?: string;
 }
 
-/** argv of `release-hosts` (without the program itself). */
+/** argv of the orchestrator, `release-hosts` (orchestrator/cli.ts), without the program itself. */
 export function orchestratorArgs(t: ReleaseTarget, s: HostReleaseSettings, o: OrchestratorOptions): string[] {
     if (o.hosts.length === 0) throw new Error("no hosts to release to");
     const args = ["--user", check("user", o.user, patterns.user, "must be a Unix user name")];
@@ -205,7 +200,7 @@ export function orchestratorArgs(t: ReleaseTarget, s: HostReleaseSettings, o: Or
         for (const a of extra) {
             args.push(
                 "--host-arg",
-                `${name}=${check("host argument", a, patterns.toolArg, "unsafe characters")}`,
+                `${name}=${check("host argument", a, patterns.gateWord, "letters, digits, . _ / : @ = + - only")}`,
             );
         }
     }
@@ -215,7 +210,7 @@ export function orchestratorArgs(t: ReleaseTarget, s: HostReleaseSettings, o: Or
 
 /** Quotes one word for a POSIX shell. */
 export function shellQuote(word: string): string {
-    return /^[A-Za-z0-9._/:@=+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+    return patterns.gateWord.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
 /** A shell line that runs argv. */
@@ -229,7 +224,7 @@ export function commandLine(argv: readonly string[]): string {
  */
 export function gateCommand(argv: readonly string[]): string {
     for (const word of argv) {
-        if (!/^[A-Za-z0-9._/:@=+-]+$/.test(word)) {
+        if (!patterns.gateWord.test(word)) {
             throw new Error(
                 `invalid word ${JSON.stringify(word)} for the host's gate: letters, digits, . _ / : @ = + - only`,
             );
@@ -286,27 +281,11 @@ export function uninstallCommand(
 }
 
 /**
- * A local shell line that runs the orchestrator given on stdin. Its text does not depend on where
- * the project is checked out, so `pulumi up` from another directory changes nothing.
+ * The local command line that runs the orchestrator: `node -` reads the program from stdin (its one
+ * JavaScript text, orchestrator/script.ts), the rest are its arguments. The line names no path, so
+ * `pulumi up` from another checkout or directory changes nothing; the SSH key is not among its
+ * words (the orchestrator reads it from the command's secret environment).
  */
 export function orchestratorCommand(args: readonly string[]): string {
-    return `f="$(mktemp)"; trap 'rm -f "$f"' EXIT; cat > "$f"; bash "$f" ${commandLine(args)}`;
-}
-
-/** What the orchestrator reports on its last stdout line. */
-export interface ReleaseSummary {
-    readonly version: string;
-    readonly digest: string;
-    readonly hosts: Readonly<Record<string, { readonly version: string; readonly digest: string }>>;
-}
-
-/** Reads the orchestrator's summary from its stdout. */
-export function parseSummary(stdout: string): ReleaseSummary {
-    const line = stdout
-        .trim()
-        .split("\n")
-        .reverse()
-        .find((l) => l.startsWith("{"));
-    if (!line) throw new Error(`release-hosts printed no summary: ${JSON.stringify(stdout.slice(-500))}`);
-    return JSON.parse(line) as ReleaseSummary;
+    return `node - ${commandLine(args)}`;
 }
