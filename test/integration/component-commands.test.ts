@@ -90,7 +90,8 @@ describe("BlueGreenDeployment's declared commands, run for real (integration)", 
 
     it("a release that fails on the host fails the declared command with the host's message", async () => {
         const r = await apply("4.0.0-smokefail");
-        assert.notStrictEqual(r.code, 0);
+        // The host tool's exit code passes through: 6, smoke test failed (switched back).
+        assert.strictEqual(r.code, 6, r.stderr);
         assert.match(
             r.stderr,
             /release-hosts: error: release of 4\.0\.0-smokefail failed on host-a: smoke test of 4\.0\.0-smokefail failed/,
