@@ -59,7 +59,7 @@ case "$cmd" in
     *" status"*)
         printf '{"instance":"app","version":"1.0.0","digest":"${digestA}","image":"docker.io/acme/web-app","active":"blue","retained":null}\\n' ;;
     *" release "*)
-        if [[ -f "$REC/hang" ]]; then touch "$REC/hanging"; exec sleep 30; fi
+        if [[ -f "$REC/hang" ]]; then echo $$ > "$REC/ssh-pid"; touch "$REC/hanging"; exec sleep 30; fi
         if [[ -f "$REC/locked" ]]; then
             echo "bluegreen: error: another release holds the lock on /home/deploy/.local/state/bluegreen/app/lock (waited 0s): pid 4242" >&2
             exit 3
@@ -178,15 +178,28 @@ describe("deploy: the orchestrator's command, run as @pulumi/command runs it", f
                     if (!fs.existsSync(path.join(rec, "hanging"))) return;
                     clearInterval(poll);
                     // The signal a cancelled `pulumi up` sends: to node, whether or not sh exec'd it.
-                    const comm = fs.readFileSync(`/proc/${pid}/comm`, "utf8").trim();
-                    if (comm === "node") process.kill(pid, "SIGTERM");
-                    else spawn("pkill", ["-TERM", "-P", String(pid), "-x", "node"]);
+                    const shell = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").startsWith("/bin/sh");
+                    if (shell) spawn("pkill", ["-TERM", "-P", String(pid)]);
+                    else process.kill(pid, "SIGTERM");
                 }, 20);
             },
         });
         assert.strictEqual(r.code, 143, r.stderr);
         assert.match(r.stderr, /release-hosts: error: interrupted by SIGTERM/);
         assert.ok(fs.existsSync(path.join(r.rec, "key-seen")), "the run had written the key");
+        const sshPid = Number(r.read("ssh-pid"));
+        // Running, not a zombie (this machine's pid 1 may never reap an orphan): /proc/PID/stat's state.
+        const alive = () => {
+            try {
+                return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${sshPid}/stat`, "utf8"));
+            } catch {
+                return false;
+            }
+        };
+        for (let i = 0; i < 50 && alive(); i++) await new Promise((done) => setTimeout(done, 20));
+        const stopped = !alive();
+        if (!stopped) process.kill(sshPid, "SIGKILL"); // leave nothing behind when the check fails
+        assert.ok(stopped, "the ssh it had started is stopped");
         assert.deepStrictEqual(workDirs(r.rec), [], "the key's directory is gone");
         fs.rmSync(r.rec, { recursive: true });
     });
