@@ -36,6 +36,9 @@ function checkInt(what: string, value: number, min: number, max: number): string
     return String(value);
 }
 
+/** The most hosts released at once (config's deploy.batchSize, the orchestrator's --batch-size). */
+export const BATCH_SIZE_MAX = 100;
+
 /** Bounds of an app container's pids limit (the tool checks the same). */
 export const PIDS_MIN = 16;
 export const PIDS_MAX = 65536;
@@ -188,7 +191,7 @@ export function orchestratorArgs(t: ReleaseTarget, s: HostReleaseSettings, o: Or
     if (o.hosts.length === 0) throw new Error("no hosts to release to");
     const args = ["--user", check("user", o.user, patterns.user, "must be a Unix user name")];
     if (o.keyFile !== undefined) args.push("--key-file", o.keyFile);
-    args.push("--batch-size", checkInt("batchSize", o.batchSize, 1, 1000));
+    args.push("--batch-size", checkInt("batchSize", o.batchSize, 1, BATCH_SIZE_MAX));
     for (const h of o.hosts) {
         check("host name", h.name, patterns.hostName, "must be a short lowercase name such as web-1");
         check(`address of ${h.name}`, h.address, patterns.hostAddress, "must be a host name or IP address");

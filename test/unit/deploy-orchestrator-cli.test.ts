@@ -249,6 +249,25 @@ describe("deploy: the orchestrator's command, run as @pulumi/command runs it", f
             /--host needs 'NAME ADDRESS PORT KEYTYPE KEY'/,
         ],
     ];
+    const withBatch = (n: string) => {
+        const args = argsFor();
+        args[args.indexOf("--batch-size") + 1] = n;
+        return args;
+    };
+    bad.push(
+        [
+            "a batch size above BATCH_SIZE_MAX",
+            withBatch("101"),
+            { BLUEGREEN_SSH_KEY: KEY },
+            /batch-size must be a whole number from 1 to 100, got 101/,
+        ],
+        [
+            "a batch size of 0",
+            withBatch("0"),
+            { BLUEGREEN_SSH_KEY: KEY },
+            /batch-size must be a whole number from 1 to 100, got 0/,
+        ],
+    );
     for (const [what, args, env, message] of bad) {
         it(`refuses ${what} with exit 2 before connecting anywhere`, async () => {
             const r = await runCommand(args, { env });

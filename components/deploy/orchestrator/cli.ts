@@ -10,7 +10,7 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import type { HostTarget } from "../host-commands";
+import { BATCH_SIZE_MAX, HostTarget } from "../host-commands";
 import { hostPatterns } from "../patterns";
 import { EXIT, OrchestratorError, ReleasePlan, releaseHosts } from "./release";
 import { SshTransport } from "./ssh";
@@ -120,7 +120,7 @@ export function parseArgs(argv: readonly string[]): CliOptions | "help" {
         version: check("version", values["--version"] ?? "", hostPatterns.version),
         digest: check("digest", values["--digest"] ?? "", hostPatterns.digest),
     };
-    const batchSize = count("batch-size", values["--batch-size"] ?? "1", 1, 1000);
+    const batchSize = count("batch-size", values["--batch-size"] ?? "1", 1, BATCH_SIZE_MAX);
     const connectTimeout = count("connect-timeout", values["--connect-timeout"] ?? "10", 1, 3600);
     if (hosts.length === 0) throw usage("no --host given");
     for (const name of Object.keys(hostOptions)) {
