@@ -203,6 +203,32 @@ const config = new pulumi.Config();
         assert.match(r.stdout, /no common algorithm for host key; we offered: \["ssh-rsa"\]/);
     });
 
+    it("runs a local command in the project's directory, so `node -` finds the project's packages (the orchestrator's zod)", async () => {
+        // BlueGreenDeployment's release is `node - <args>` with the orchestrator on stdin
+        // (components/deploy/orchestrator/script.ts): a script read from stdin resolves packages from
+        // the working directory, which must be the project's, wherever `pulumi` itself was started.
+        const workdir = await project(
+            "workdir",
+            `${header}
+const probe = new command.local.Command("probe", {
+    create: "node - --probe",
+    stdin: 'process.stdout.write(JSON.stringify({ cwd: process.cwd(), zod: require.resolve("zod"), argv: process.argv.slice(2) }))',
+    addPreviousOutputInEnv: false,
+});
+exports.probe = probe.stdout;
+`,
+        );
+        const up = await workdir("up", "--yes");
+        assert.strictEqual(up.code, 0, up.stdout + up.stderr);
+        const out = await workdir("stack", "output", "probe");
+        assert.strictEqual(out.code, 0, out.stderr);
+        const probe = JSON.parse(out.stdout.trim()) as { cwd: string; zod: string; argv: string[] };
+        assert.notStrictEqual(process.cwd(), path.join(work, "workdir"), "pulumi is started elsewhere");
+        assert.strictEqual(probe.cwd, path.join(work, "workdir"));
+        assert.strictEqual(probe.zod, require.resolve("zod"));
+        assert.deepStrictEqual(probe.argv, ["--probe"]);
+    });
+
     it("keeps secret environment and stdin secret in state and output; stdout is never secret and is printed", async () => {
         const quiet = "quiet-secret-4f1d8c";
         const printed = "printed-secret-9a7e2b";

@@ -10,9 +10,11 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { BATCH_SIZE_MAX, HostTarget } from "../host-commands";
+import type { HostTarget } from "../host-commands";
+import { BATCH_SIZE_MAX } from "../host-commands";
 import { hostPatterns } from "../patterns";
-import { EXIT, OrchestratorError, ReleasePlan, releaseHosts } from "./release";
+import type { ReleasePlan } from "./release";
+import { EXIT, OrchestratorError, releaseHosts } from "./release";
 import { SshTransport } from "./ssh";
 
 export const PROG = "release-hosts";

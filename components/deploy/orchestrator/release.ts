@@ -9,7 +9,8 @@
  */
 import type { HostTarget, ReleaseTarget } from "../host-commands";
 import { gateCommand } from "../host-commands";
-import { HostReportError, HostStatus, readHostLine, ReleaseSummary } from "./summary";
+import type { HostStatus, ReleaseSummary } from "./summary";
+import { HostReportError, readHostLine } from "./summary";
 
 /** What running one command on a host gave. */
 export interface HostResult {
@@ -41,11 +42,11 @@ export const EXIT = { failed: 1, usage: 2, unreachable: 9, hostReport: 10 } as c
 
 /** A failed run: its message and the exit code the orchestrator ends with. */
 export class OrchestratorError extends Error {
-    constructor(
-        message: string,
-        readonly exitCode: number,
-    ) {
+    readonly exitCode: number;
+
+    constructor(message: string, exitCode: number) {
         super(message);
+        this.exitCode = exitCode;
     }
 }
 

@@ -3,7 +3,7 @@
  * configuration in the way. The command goes to the host as plain words: the deploy key's forced
  * command there (host/bluegreen-gate) checks them and runs the release tool; no shell reads them.
  */
-import { spawn } from "child_process";
+import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import type { HostTarget } from "../host-commands";
@@ -38,26 +38,31 @@ export function sshArgs(
     ];
 }
 
+/** What SshTransport needs: who connects, with which key file, to which pinned hosts. */
+export interface SshOptions {
+    readonly user: string;
+    readonly keyFile: string;
+    readonly hosts: readonly HostTarget[];
+    /** The private directory (0700) where the known_hosts file is written. */
+    readonly workDir: string;
+    readonly connectTimeout: number;
+    /** The children's environment: the caller's, without the key. */
+    readonly env: NodeJS.ProcessEnv;
+}
+
 /**
  * Runs commands on hosts with `ssh`. The key is a file (0600, in a private directory the caller
  * removes); the children's environment is the one given, which holds no key.
  */
 export class SshTransport implements Transport {
+    private readonly o: SshOptions;
     private readonly knownHostsFile: string;
-    private readonly children = new Set<import("child_process").ChildProcess>();
+    private readonly children = new Set<ChildProcess>();
 
-    constructor(
-        private readonly o: {
-            user: string;
-            keyFile: string;
-            hosts: readonly HostTarget[];
-            workDir: string;
-            connectTimeout: number;
-            env: NodeJS.ProcessEnv;
-        },
-    ) {
-        this.knownHostsFile = path.join(o.workDir, "known_hosts");
-        fs.writeFileSync(this.knownHostsFile, knownHosts(o.hosts), { mode: 0o600 });
+    constructor(options: SshOptions) {
+        this.o = options;
+        this.knownHostsFile = path.join(options.workDir, "known_hosts");
+        fs.writeFileSync(this.knownHostsFile, knownHosts(options.hosts), { mode: 0o600 });
     }
 
     run(host: HostTarget, command: string): Promise<HostResult> {
