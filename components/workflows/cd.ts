@@ -18,13 +18,13 @@ import {
     pulumiEnv,
     pulumiProgramSetup,
     pulumiUp,
-    readStackOutputs,
     registryLogin,
     releaseConfigMap,
     smokeTest,
 } from "./common";
 import { bashDefaults, expr, Expression, Job, runner, secret, Step, Workflow } from "./model";
 import { workflowFileNames } from "./names";
+import { scriptText } from "./scripts";
 import { deployStacks, WorkflowSettings } from "./settings";
 
 /** Job ids, shared by the jobs that refer to each other. */
@@ -164,27 +164,6 @@ function bashQuoted(text: string): string {
     return text.replace(/`/g, "\\`");
 }
 
-/**
- * After a push: the version's tag must point to the digest this job pushed. Another push of the same
- * version in between (the registry has no "create only") fails the job instead of deploying an image
- * nobody built here.
- */
-function checkPushedScript(): string {
-    return [
-        'ref="${IMAGE}:${VERSION}"',
-        'if ! manifest="$(docker buildx imagetools inspect "${ref}" --format \'{{json .Manifest}}\')"; then',
-        '  echo "::error::cannot read ${ref} back from the registry"',
-        "  exit 1",
-        "fi",
-        'tagged="$(jq -r \'.digest\' <<<"${manifest}")"',
-        'if [ "${tagged}" != "${PUSHED}" ]; then',
-        '  echo "::error::${ref} points to ${tagged}, not to ${PUSHED} pushed by this run: someone else published the version; nothing is deployed"',
-        "  exit 1",
-        "fi",
-        "",
-    ].join("\n");
-}
-
 /** The steps that find the image published as the version, or build and push it. */
 function imageSteps(s: WorkflowSettings, o: ImageJobOptions): Step[] {
     const onPush = o.dispatch ? { if: expr("github.event_name == 'push'") } : {};
@@ -241,7 +220,8 @@ function imageSteps(s: WorkflowSettings, o: ImageJobOptions): Step[] {
                 VERSION: expr("steps.image.outputs.version"),
                 PUSHED: expr("steps.push.outputs.digest"),
             },
-            run: checkPushedScript(),
+            // Another push of the version in between (no "create only" in a registry) fails the job.
+            run: scriptText("check-pushed.sh"),
         },
     ];
 }
@@ -280,37 +260,7 @@ function stagingBuildJob(s: WorkflowSettings): Job {
  * deploy job of the workflow is still running (ordered by start time, then run id), before it reads
  * what production serves. Pulumi's own stack lock and the hosts' release lock stay as backstops.
  */
-export function turnstileScript(): string {
-    return [
-        'jobs_of() { gh api --paginate "repos/${GITHUB_REPOSITORY}/actions/runs/$1/jobs?filter=latest&per_page=100" --jq \'.jobs[] | select(.name == env.DEPLOY_JOB) | "\\(.status) \\(.started_at)"\'; }',
-        'mine="$(jobs_of "${GITHUB_RUN_ID}" || true)"',
-        "mine=\"${mine%%$'\\n'*}\"",
-        'mine="${mine#* }"',
-        'if ! [[ "${mine}" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$ ]]; then',
-        '  echo "::error::cannot read when this deploy job started: ${mine}"',
-        "  exit 1",
-        "fi",
-        "while :; do",
-        '  earlier=""',
-        "  for run in $(gh api --paginate \"repos/${GITHUB_REPOSITORY}/actions/workflows/${WORKFLOW}/runs?status=in_progress&per_page=100\" --jq '.workflow_runs[].id'); do",
-        '    [ "${run}" = "${GITHUB_RUN_ID}" ] && continue',
-        // An API error fails the job: better than deploying beside a deploy it could not see.
-        '    jobs="$(jobs_of "${run}")"',
-        "    while read -r status started; do",
-        // Ordered by (start time, run id): of two deploys, exactly one goes first.
-        '      if [ "${status}" = "in_progress" ] && { [[ "${started}" < "${mine}" ]] || { [ "${started}" = "${mine}" ] && [ "${run}" -lt "${GITHUB_RUN_ID}" ]; }; }; then',
-        '        earlier="${run}"',
-        "      fi",
-        '    done <<<"${jobs}"',
-        "  done",
-        '  [ -z "${earlier}" ] && break',
-        '  echo "Run ${earlier} is deploying to production; waiting for it to finish"',
-        '  sleep "${POLL_SECONDS}"',
-        "done",
-        'echo "No earlier production deploy is running"',
-        "",
-    ].join("\n");
-}
+const turnstileScript = () => scriptText("wait-for-earlier-deploy.sh");
 
 /** Writes the target of the release (hosts, user, image) to the job summary, before any change. */
 function releaseSummaryStep(
@@ -328,15 +278,7 @@ function releaseSummaryStep(
             DEPLOY_USER: expr(`vars.${variableNames.deployUser}`),
             DEPLOY_HOSTS: expr(`vars.${deployHostVariableName(environment)}`),
         },
-        run: [
-            "{",
-            '  echo "### Release ${VERSION} to ${ENVIRONMENT}"',
-            '  echo ""',
-            '  echo "- image: \\`${IMAGE}@${DIGEST}\\`"',
-            '  echo "- hosts: ${DEPLOY_HOSTS:-(the DEPLOY_HOST_* variable is not set)}, as ${DEPLOY_USER:-(DEPLOY_USER is not set)}"',
-            '} >> "${GITHUB_STEP_SUMMARY}"',
-            "",
-        ].join("\n"),
+        run: scriptText("release-summary.sh"),
     };
 }
 
@@ -351,21 +293,7 @@ function recordPreviousStep(s: WorkflowSettings, stack: string): Step {
         id: "previous",
         "working-directory": s.pulumiDir,
         env: { ...pulumiEnv(s), STACK: stack },
-        run: [
-            ...readStackOutputs("STACK", "without them a failed release could not be rolled back"),
-            'version="$(jq -r \'.version // ""\' <<<"${outputs}")"',
-            'digest="$(jq -r \'.digest // ""\' <<<"${outputs}")"',
-            'if [ -z "${version}" ]; then',
-            '  echo "::notice::stack ${STACK} has no version output: a first release, with nothing to roll back to"',
-            'elif ! [[ "${version}" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] || ! [[ "${digest}" =~ ' +
-                `${digestPattern} ]]; then`,
-            '  echo "::error::stack ${STACK} reports an invalid version or digest: ${version} ${digest}"',
-            "  exit 1",
-            "fi",
-            '{ echo "version=${version}"; echo "digest=${digest}"; } >> "${GITHUB_OUTPUT}"',
-            'echo "In production before this release: ${version:-nothing}"',
-            "",
-        ].join("\n"),
+        run: scriptText("record-previous.sh", { DIGEST_PATTERN: digestPattern }),
     };
 }
 
@@ -436,14 +364,7 @@ function productionDeployJob(s: WorkflowSettings): Job {
                 name: "Check that the release tag is on the main branch",
                 if: expr("github.event_name == 'push'"),
                 env: { MAIN_BRANCH: s.mainBranch, TAG: expr("github.ref_name") },
-                run: [
-                    'if ! git merge-base --is-ancestor "${GITHUB_SHA}" "refs/remotes/origin/${MAIN_BRANCH}"; then',
-                    '  echo "::error::tag ${TAG} is on commit ${GITHUB_SHA}, which is not on ${MAIN_BRANCH}: only reviewed code is released. Tag a commit of ${MAIN_BRANCH}."',
-                    "  exit 1",
-                    "fi",
-                    'echo "${TAG} (${GITHUB_SHA}) is on ${MAIN_BRANCH}"',
-                    "",
-                ].join("\n"),
+                run: scriptText("tag-on-main.sh"),
             },
             // The Pulumi CLI first: the production stack's history is the record of released images.
             ...pulumiProgramSetup(s, { cache: false }),
@@ -613,19 +534,11 @@ export function cdProductionWorkflow(s: WorkflowSettings): Workflow {
                             IMAGE: s.image,
                             DIGEST: digest,
                         },
-                        run: [
-                            `if ! [[ "\${DIGEST}" =~ ${digestPattern} ]]; then`,
-                            '  echo "::error::the deploy job reports no digest: ${DIGEST}"',
-                            "  exit 1",
-                            "fi",
-                            'if gh release view "${TAG}" --repo "${GITHUB_REPOSITORY}" >/dev/null 2>&1; then',
-                            '  echo "::notice::the release ${TAG} exists already (a re-run); left as it is"',
-                            "  exit 0",
-                            "fi",
-                            // The line a later redeploy of the version reads its digest back from.
-                            `gh release create "\${TAG}" --repo "\${GITHUB_REPOSITORY}" --verify-tag --generate-notes --notes "${bashQuoted(releaseImageLine("${IMAGE}", "${DIGEST}"))}"`,
-                            "",
-                        ].join("\n"),
+                        // The notes name the image; a later redeploy reads its digest from the stack's history.
+                        run: scriptText("create-release.sh", {
+                            DIGEST_PATTERN: digestPattern,
+                            RELEASE_NOTES: bashQuoted(releaseImageLine("${IMAGE}", "${DIGEST}")),
+                        }),
                     },
                 ],
             },

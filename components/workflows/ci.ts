@@ -2,6 +2,7 @@
 import { buildPush, checkout, setupBuildx, trivy, uploadArtifact } from "./actions";
 import { ciJobs } from "./ci-jobs";
 import { pythonSetup } from "./common";
+import { pythonHeredoc } from "./scripts";
 import { bashDefaults, expr, Job, RunStep, runner, UsesStep, Workflow } from "./model";
 import { WorkflowSettings } from "./settings";
 
@@ -61,43 +62,10 @@ export const testResultsDir = "test-results";
  * Summarises the JUnit XML reports in the job summary: counts per suite and the failed tests. A
  * suite whose report is missing (it never ran) says so.
  */
-const testResultsSummary = [
-    `python - ${testResultsDir}/unit.xml ${testResultsDir}/integration.xml >>"\${GITHUB_STEP_SUMMARY}" <<'PY'`,
-    "import os",
-    "import sys",
-    "import xml.etree.ElementTree as ET",
-    "",
-    'print("### Test results")',
-    'print("")',
-    'print("| suite | tests | failed | errors | skipped | seconds |")',
-    'print("| --- | --- | --- | --- | --- | --- |")',
-    "failed = []",
-    "for path in sys.argv[1:]:",
-    "    suite = os.path.splitext(os.path.basename(path))[0]",
-    "    try:",
-    "        root = ET.parse(path).getroot()",
-    "    except (OSError, ET.ParseError) as e:",
-    '        print("| %s | not run (%s) | | | | |" % (suite, type(e).__name__))',
-    "        continue",
-    '    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0, "time": 0.0}',
-    '    for s in [root] if root.tag == "testsuite" else root.iter("testsuite"):',
-    "        for key in totals:",
-    "            totals[key] += type(totals[key])(s.get(key) or 0)",
-    '    for case in root.iter("testcase"):',
-    '        if case.find("failure") is not None or case.find("error") is not None:',
-    '            failed.append("%s::%s" % (case.get("classname"), case.get("name")))',
-    "    print(",
-    '        "| %s | %d | %d | %d | %d | %.1f |"',
-    '        % (suite, totals["tests"], totals["failures"], totals["errors"], totals["skipped"], totals["time"])',
-    "    )",
-    "if failed:",
-    '    print("")',
-    '    print("Failed:")',
-    "    for name in failed:",
-    '        print("- `%s`" % name)',
-    "PY",
-    "",
-].join("\n");
+const testResultsSummary = pythonHeredoc(
+    `python - ${testResultsDir}/unit.xml ${testResultsDir}/integration.xml >>"\${GITHUB_STEP_SUMMARY}"`,
+    "test-results.py",
+);
 
 /** The image the CI build produces; never pushed. */
 function ciImage(s: WorkflowSettings): string {

@@ -15,6 +15,7 @@ import {
     Step,
     UsesStep,
 } from "./model";
+import { scriptText } from "./scripts";
 import { WorkflowSettings } from "./settings";
 
 /** Python with pip's cache keyed on the requirement files. */
@@ -186,20 +187,6 @@ export function pulumiUp(
     });
 }
 
-/**
- * Shell lines that read a stack's outputs into $outputs (JSON), failing on any error: a stack
- * without the output is told apart from one whose outputs cannot be read (credentials, network,
- * a missing stack) by the JSON, not by hiding the error.
- */
-export function readStackOutputs(stackVariable: string, why: string): string[] {
-    return [
-        `if ! outputs="$(pulumi stack output --json --stack "\${${stackVariable}}")"; then`,
-        `  echo "::error::cannot read the outputs of stack \${${stackVariable}} (see above); ${why}"`,
-        "  exit 1",
-        "fi",
-    ];
-}
-
 /** Logs in to the image registry with the push credentials of the job's environment. */
 export function registryLogin(s: WorkflowSettings, options: { if?: UsesStep["if"] } = {}): UsesStep {
     return dockerLogin({
@@ -230,32 +217,7 @@ export function smokeTest(
         id: o.id,
         ...(o.if ? { if: o.if } : {}),
         env: { ENVIRONMENT_URL: o.url, EXPECTED_VERSION: o.version },
-        run: [
-            'if [ -z "${ENVIRONMENT_URL}" ]; then',
-            '  echo "::error::the stack has no environmentUrl output to smoke-test"',
-            "  exit 1",
-            "fi",
-            'base="${ENVIRONMENT_URL%/}"',
-            `paths=(${s.smokePaths.join(" ")})`,
-            'for path in "${paths[@]}"; do',
-            '  url="${base}${path}"',
-            '  echo "GET ${url}"',
-            '  body="$(curl --fail --silent --show-error --max-time 10 --retry 10 --retry-delay 3 --retry-all-errors "${url}")"',
-            // The exact JSON field: a substring match would take 1.0.10 for 1.0.1.
-            '  if [ "${path}" = "/version" ]; then',
-            '    if ! served="$(jq -er \'.version | strings\' <<<"${body}")"; then',
-            '      echo "::error::${url} does not answer JSON with a version string: ${body}"',
-            "      exit 1",
-            "    fi",
-            '    if [ "${served}" != "${EXPECTED_VERSION}" ]; then',
-            '      echo "::error::${url} serves version ${served}, not ${EXPECTED_VERSION}"',
-            "      exit 1",
-            "    fi",
-            "  fi",
-            "done",
-            'echo "Smoke tests passed against ${base}"',
-            "",
-        ].join("\n"),
+        run: scriptText("smoke-test.sh", { SMOKE_PATHS: s.smokePaths.join(" ") }),
     };
 }
 
