@@ -32,7 +32,7 @@ type Deploy = NonNullable<PipelineConfig["deploy"]>;
 function credentialValue(config: PipelineConfig, c: DeclaredCredential): pulumi.Input<string> {
     if ("value" in c.source) return c.source.value;
     const value = config.secrets[c.source.secret];
-    // config.ts requires every secret stackCredentials lists, so a gap is a bug here.
+    // config/ requires every secret stackCredentials lists, so a gap is a bug here.
     if (!value) throw new Error(`${c.name} (${c.environment}): config key ${c.source.secret} has no value`);
     return value;
 }
@@ -75,7 +75,7 @@ function declareVariables(
 /** Declares the GitHub side: this stack's environments, and the repository-wide objects if it owns them. */
 async function declareGithub(config: PipelineConfig, gh: Github) {
     const { environment } = config;
-    // An explicit provider reads no `github:` config of its own (config.ts refuses github:token):
+    // An explicit provider reads no `github:` config of its own (config/secrets.ts refuses github:token):
     // it takes the token of whoever runs `pulumi up` from GITHUB_TOKEN.
     const provider = new github.Provider("github", { owner: gh.owner });
     const opts = { provider };
