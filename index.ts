@@ -5,14 +5,9 @@
  */
 import * as github from "@pulumi/github";
 import * as pulumi from "@pulumi/pulumi";
-import { loadConfig, PipelineConfig, proxyImagePinned } from "./config";
+import { loadConfig, PipelineConfig, proxyImagePinned, secretNames } from "./config";
 import { BlueGreenDeployment, hostReleaseSettings } from "./components/deploy/blue-green-deployment";
-import {
-    DeclaredCredential,
-    extraEnvironments,
-    secretNames,
-    stackCredentials,
-} from "./components/credentials";
+import { DeclaredCredential, extraEnvironments, stackCredentials } from "./components/credentials";
 import { BranchRules, rulesetName } from "./components/repository/branch-rules";
 import { DeploymentEnvironment } from "./components/repository/deployment-environment";
 import { ReleaseTagRules } from "./components/repository/release-tag-rules";
@@ -257,7 +252,8 @@ async function releaseToServe(config: PipelineConfig): Promise<{ version?: strin
     if (version === undefined && digest === undefined) return {};
     // Something was released: what it was must be readable, or this run would remove it.
     if (typeof version !== "string" || version === "" || typeof digest !== "string" || digest === "") {
-        throw new Error(
+        // RunError: a plain message for the user, without the program's stack trace.
+        throw new pulumi.RunError(
             `no version is configured and the stack's last release cannot be read back ` +
                 `(version ${JSON.stringify(version)}, digest ${JSON.stringify(digest)}); ` +
                 `name the version to serve: pulumi up -s ${pulumi.getStack()} -c version=<tag>`,

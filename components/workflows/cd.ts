@@ -25,7 +25,7 @@ import {
 import { bashDefaults, expr, Expression, Job, runner, secret, Step, Workflow } from "./model";
 import { workflowFileNames } from "./names";
 import { scriptText } from "./scripts";
-import { deployStacks, WorkflowSettings } from "./settings";
+import { deployStacks, WorkflowRenderSettings } from "./settings";
 
 /** Job ids, shared by the jobs that refer to each other. */
 const ids = { build: "build", deploy: "deploy", release: "release", notify: "notify" } as const;
@@ -165,7 +165,7 @@ function bashQuoted(text: string): string {
 }
 
 /** The steps that find the image published as the version, or build and push it. */
-function imageSteps(s: WorkflowSettings, o: ImageJobOptions): Step[] {
+function imageSteps(s: WorkflowRenderSettings, o: ImageJobOptions): Step[] {
     const onPush = o.dispatch ? { if: expr("github.event_name == 'push'") } : {};
     return [
         setupBuildx({ name: "Set up Docker Buildx" }),
@@ -231,7 +231,7 @@ const imageVersion = expr("steps.image.outputs.version");
 const imageDigest = expr("steps.image.outputs.digest || steps.push.outputs.digest");
 
 /** Staging's image job: bound to staging, whose environment holds staging's push credentials. */
-function stagingBuildJob(s: WorkflowSettings): Job {
+function stagingBuildJob(s: WorkflowRenderSettings): Job {
     return {
         name: "Build and push",
         "runs-on": runner,
@@ -264,7 +264,7 @@ const turnstileScript = () => scriptText("wait-for-earlier-deploy.sh");
 
 /** Writes the target of the release (hosts, user, image) to the job summary, before any change. */
 function releaseSummaryStep(
-    s: WorkflowSettings,
+    s: WorkflowRenderSettings,
     environment: string,
     release: { version: Expression; digest: Expression } = { version: imageVersion, digest: imageDigest },
 ): Step {
@@ -287,7 +287,7 @@ function releaseSummaryStep(
  * A stack without a version output has never released (nothing to roll back to); a stack whose
  * outputs cannot be read fails the job before anything changes.
  */
-function recordPreviousStep(s: WorkflowSettings, stack: string): Step {
+function recordPreviousStep(s: WorkflowRenderSettings, stack: string): Step {
     return {
         name: "Record the version in production",
         id: "previous",
@@ -298,7 +298,12 @@ function recordPreviousStep(s: WorkflowSettings, stack: string): Step {
 }
 
 /** `pulumi up` of the new release, then smoke tests against the stack's environmentUrl. */
-function deployAndSmoke(s: WorkflowSettings, stack: string, version: Expression, digest: Expression): Step[] {
+function deployAndSmoke(
+    s: WorkflowRenderSettings,
+    stack: string,
+    version: Expression,
+    digest: Expression,
+): Step[] {
     return [
         pulumiUp(s, { name: productionDeploy.up, id: "up", stack, version, digest }),
         smokeTest(s, {
@@ -311,7 +316,7 @@ function deployAndSmoke(s: WorkflowSettings, stack: string, version: Expression,
 }
 
 /** Staging's deploy job: `pulumi up` of the staging release with the build job's image. */
-function stagingDeployJob(s: WorkflowSettings): Job {
+function stagingDeployJob(s: WorkflowRenderSettings): Job {
     return {
         name: "Deploy to staging",
         needs: [ids.build],
@@ -343,7 +348,7 @@ function stagingDeployJob(s: WorkflowSettings): Job {
  * find) the image, preview the whole stack with a read-only GitHub App token, wait for any earlier
  * deploy, record what is served, release, smoke-test, and roll back on failure.
  */
-function productionDeployJob(s: WorkflowSettings): Job {
+function productionDeployJob(s: WorkflowRenderSettings): Job {
     const stack = deployStacks.production;
     const previousVersion = expr("steps.previous.outputs.version");
     return {
@@ -442,7 +447,7 @@ export function deployConcurrency(environment: string) {
     return { group: `deploy-${environment}`, "cancel-in-progress": false } as const;
 }
 
-export function cdStagingWorkflow(s: WorkflowSettings): Workflow {
+export function cdStagingWorkflow(s: WorkflowRenderSettings): Workflow {
     return {
         name: "CD (staging)",
         on: { push: { branches: [s.developBranch] } },
@@ -459,7 +464,7 @@ export function cdStagingWorkflow(s: WorkflowSettings): Workflow {
     };
 }
 
-const productionDescription = (s: WorkflowSettings) =>
+const productionDescription = (s: WorkflowRenderSettings) =>
     [
         ` Releases to production: a push of a tag matching ${s.releaseTags.join(", ")}, or a manual run`,
         " that deploys a version released before.",
@@ -488,7 +493,7 @@ const productionDescription = (s: WorkflowSettings) =>
         " change with a full `pulumi up`.",
     ].join("\n");
 
-export function cdProductionWorkflow(s: WorkflowSettings): Workflow {
+export function cdProductionWorkflow(s: WorkflowRenderSettings): Workflow {
     const digest = expr(`needs.${ids.deploy}.outputs.digest`);
     return {
         name: "CD (production)",

@@ -4,7 +4,7 @@ import { ciJobs } from "./ci-jobs";
 import { pythonSetup } from "./common";
 import { pythonHeredoc } from "./scripts";
 import { bashDefaults, expr, Job, RunStep, runner, UsesStep, Workflow } from "./model";
-import { WorkflowSettings } from "./settings";
+import { WorkflowRenderSettings } from "./settings";
 
 /** A named shell command of the lint or test job. */
 export interface Command {
@@ -16,7 +16,7 @@ export interface Command {
  * The lint and test commands ci.yml runs, in order. Exported so that the example app's tests run
  * exactly these against it.
  */
-export function pythonCommands(s: WorkflowSettings): { lint: Command[]; test: Command[] } {
+export function pythonCommands(s: WorkflowRenderSettings): { lint: Command[]; test: Command[] } {
     const paths = `${s.sourceDir} ${s.testDir}`;
     const cov = `--cov=${s.sourceDir} --cov-report=`;
     const junit = (suite: string) => `--junitxml=${testResultsDir}/${suite}.xml`;
@@ -68,7 +68,7 @@ const testResultsSummary = pythonHeredoc(
 );
 
 /** The image the CI build produces; never pushed. */
-function ciImage(s: WorkflowSettings): string {
+function ciImage(s: WorkflowRenderSettings): string {
     return `${s.image}:ci-${expr("github.sha")}`;
 }
 
@@ -76,7 +76,7 @@ function ciImage(s: WorkflowSettings): string {
  * Builds the CI image without pushing it: the build job fills GitHub's layer cache, and the scan
  * job loads the same image from it into Docker.
  */
-function ciBuild(s: WorkflowSettings, o: { name: string; load: boolean }): UsesStep {
+function ciBuild(s: WorkflowRenderSettings, o: { name: string; load: boolean }): UsesStep {
     return buildPush({
         name: o.name,
         with: {
@@ -92,7 +92,7 @@ function ciBuild(s: WorkflowSettings, o: { name: string; load: boolean }): UsesS
     });
 }
 
-export function ciWorkflow(s: WorkflowSettings): Workflow {
+export function ciWorkflow(s: WorkflowRenderSettings): Workflow {
     const { lint, test } = pythonCommands(s);
     const afterTests = expr("!cancelled()");
     const command = (name: string): RunStep => test.find((c) => c.name === name)!;

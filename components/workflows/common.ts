@@ -16,10 +16,10 @@ import {
     UsesStep,
 } from "./model";
 import { scriptText } from "./scripts";
-import { WorkflowSettings } from "./settings";
+import { WorkflowRenderSettings } from "./settings";
 
 /** Python with pip's cache keyed on the requirement files. */
-export function pythonSetup(s: WorkflowSettings): Step[] {
+export function pythonSetup(s: WorkflowRenderSettings): Step[] {
     return [
         setupPython({
             name: "Set up Python",
@@ -42,7 +42,7 @@ export function pythonSetup(s: WorkflowSettings): Step[] {
  * backendLogin. Jobs read them from the environment they are bound to (each stack's environment
  * holds its own), so a job can only ever log in as, and decrypt, the stack of its environment.
  */
-export function pulumiEnv(s: WorkflowSettings): Env {
+export function pulumiEnv(s: WorkflowRenderSettings): Env {
     return {
         ...(s.backend === "s3"
             ? { PULUMI_BACKEND_URL: expr(`vars.${variableNames.backendUrl}`) }
@@ -52,7 +52,7 @@ export function pulumiEnv(s: WorkflowSettings): Env {
 }
 
 /** The pulumi action's login input: the S3 backend's URL, or none (Pulumi Cloud, from the token). */
-export function pulumiLogin(s: WorkflowSettings): { "cloud-url"?: string } {
+export function pulumiLogin(s: WorkflowRenderSettings): { "cloud-url"?: string } {
     return s.backend === "s3" ? { "cloud-url": expr("env.PULUMI_BACKEND_URL") } : {};
 }
 
@@ -62,7 +62,7 @@ export function pulumiLogin(s: WorkflowSettings): { "cloud-url"?: string } {
  * repo:<owner>/<repo>:environment:<name>, which GitHub gives only jobs bound to that environment
  * (https://docs.github.com/en/actions/reference/security/oidc#example-subject-claims).
  */
-export function backendPermissions(s: WorkflowSettings): {
+export function backendPermissions(s: WorkflowRenderSettings): {
     permissions: Permissions;
     permissionReasons: PermissionReasons;
 } {
@@ -81,7 +81,7 @@ export function backendPermissions(s: WorkflowSettings): {
  * `cache: false` for the jobs that publish or deploy: a cache another branch's run could have
  * written must not reach them (cache poisoning).
  */
-export function pulumiProgramSetup(s: WorkflowSettings, o: { cache: boolean }): Step[] {
+export function pulumiProgramSetup(s: WorkflowRenderSettings, o: { cache: boolean }): Step[] {
     return [
         ...(s.backend === "s3"
             ? [
@@ -135,7 +135,7 @@ export function releaseConfigMap(version: string, digest: string, releaseOnly: b
 }
 
 /** The environment of a CD Pulumi step: the stack's Pulumi credentials and its deploy key. */
-export function deployEnv(s: WorkflowSettings): Env {
+export function deployEnv(s: WorkflowRenderSettings): Env {
     return { ...pulumiEnv(s), DEPLOY_SSH_KEY: secret(secretNames.deploySshKey) };
 }
 
@@ -146,7 +146,7 @@ export const deploymentType = "cicd:deploy:BlueGreenDeployment";
  * The URN of a stack's BlueGreenDeployment. index.ts names it after the environment, and each stack
  * deploys to the environment of its own name, so the stack name is the component's name too.
  */
-export function deploymentUrn(s: WorkflowSettings, stack: string): string {
+export function deploymentUrn(s: WorkflowRenderSettings, stack: string): string {
     return `urn:pulumi:${stack}::${s.project}::${deploymentType}::${stack}`;
 }
 
@@ -159,7 +159,7 @@ export function deploymentUrn(s: WorkflowSettings, stack: string): string {
  * files stay as they are in the state, and a full `pulumi up` applies those.
  */
 export function pulumiUp(
-    s: WorkflowSettings,
+    s: WorkflowRenderSettings,
     o: {
         name: string;
         id: string;
@@ -188,7 +188,7 @@ export function pulumiUp(
 }
 
 /** Logs in to the image registry with the push credentials of the job's environment. */
-export function registryLogin(s: WorkflowSettings, options: { if?: UsesStep["if"] } = {}): UsesStep {
+export function registryLogin(s: WorkflowRenderSettings, options: { if?: UsesStep["if"] } = {}): UsesStep {
     return dockerLogin({
         name: "Log in to the registry",
         ...(options.if ? { if: options.if } : {}),
@@ -209,7 +209,7 @@ export function registryLogin(s: WorkflowSettings, options: { if?: UsesStep["if"
  * /version, checks that its JSON `version` field is exactly the expected version.
  */
 export function smokeTest(
-    s: WorkflowSettings,
+    s: WorkflowRenderSettings,
     o: { name: string; id: string; url: string; version: string; if?: RunStep["if"] },
 ): RunStep {
     return {
@@ -225,7 +225,7 @@ export function smokeTest(
  * The notification job: a summary of every needed job's result always, and a Slack message when
  * Slack is on and the webhook secret is set.
  */
-export function notifyJob(s: WorkflowSettings, what: string, needs: string[]): Job {
+export function notifyJob(s: WorkflowRenderSettings, what: string, needs: string[]): Job {
     const results = needs.map((n) => `${n.toUpperCase().replace(/-/g, "_")}_RESULT`);
     const env: Record<string, string> = {
         WHAT: what,

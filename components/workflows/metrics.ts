@@ -7,7 +7,7 @@ import { productionDeploy } from "./cd";
 import { bashDefaults, expr, runner, Workflow } from "./model";
 import { workflowFileNames } from "./names";
 import { pythonHeredoc, scriptText } from "./scripts";
-import { WorkflowSettings } from "./settings";
+import { WorkflowRenderSettings } from "./settings";
 
 /** Where the computation writes metrics.json, relative to the workspace. */
 export const metricsFile = "pipeline-metrics/metrics.json";
@@ -45,7 +45,7 @@ function fetchAndCompute(): string {
     );
 }
 
-export function metricsWorkflow(s: WorkflowSettings): Workflow {
+export function metricsWorkflow(s: WorkflowRenderSettings): Workflow {
     return {
         name: "Pipeline metrics",
         description: [

@@ -25,13 +25,13 @@ import { checkout, pulumiAction } from "./actions";
 import { backendPermissions, pulumiEnv, pulumiLogin, pulumiProgramSetup } from "./common";
 import { bashDefaults, expr, runner, Workflow } from "./model";
 import { workflowFileNames } from "./names";
-import { WorkflowSettings } from "./settings";
+import { WorkflowRenderSettings } from "./settings";
 
 /** Whether the pull request's run gets the repository's secrets: same repository, not Dependabot. */
 export const previewCondition =
     "github.event.pull_request.head.repo.full_name == github.repository && github.actor != 'dependabot[bot]'";
 
-export function previewWorkflow(s: WorkflowSettings): Workflow {
+export function previewWorkflow(s: WorkflowRenderSettings): Workflow {
     return {
         name: "Pulumi preview",
         description: [

@@ -10,7 +10,7 @@
 import { checkout, trivy, uploadSarif } from "./actions";
 import { bashDefaults, expr, Permissions, PermissionReasons, runner, Workflow } from "./model";
 import { scriptText } from "./scripts";
-import { deployStacks, WorkflowSettings } from "./settings";
+import { deployStacks, WorkflowRenderSettings } from "./settings";
 
 /** upload-sarif needs actions: read in private repositories to read the run it belongs to. */
 const sarifPermissions: Permissions = { contents: "read", "security-events": "write", actions: "read" };
@@ -27,7 +27,7 @@ export function deployedImageScript(): string {
     return scriptText("deployed-image.sh");
 }
 
-export function securityScanWorkflow(s: WorkflowSettings): Workflow {
+export function securityScanWorkflow(s: WorkflowRenderSettings): Workflow {
     const deployed = expr("steps.deployed.outputs.ref != ''");
     return {
         name: "Security scan",
