@@ -80,8 +80,8 @@ function historyDigest(succeededOnly: boolean): string {
 }
 
 /**
- * Looks up the image published as the version. Only the registry's "not found" lets a build go
- * ahead; any other lookup error fails the job.
+ * Looks up the image published as the version (scripts/find-image-*.sh, registry-lookup.sh). Only
+ * the registry's "not found" lets a build go ahead; any other lookup error fails the job.
  *
  * Staging (commit tags): a published tag is deployed as it is (a re-run).
  *
@@ -93,70 +93,16 @@ function historyDigest(succeededOnly: boolean): string {
  *   successful update of that version, not whatever the tag points to today.
  */
 function findImageScript(o: ImageJobOptions): string {
-    const lines = [
-        `pattern='${o.versionPattern}'`,
-        ...(o.dispatch
-            ? [
-                  'if [ "${GITHUB_EVENT_NAME}" = "workflow_dispatch" ]; then',
-                  '  version="${REQUESTED_VERSION#v}"',
-                  "else",
-                  '  version="${TAG_VERSION}"',
-                  "fi",
-              ]
-            : ['version="${TAG_VERSION}"']),
-        'if ! [[ "${version}" =~ ${pattern} ]]; then',
-        `  echo "::error::not a version to deploy: '\${version}' (must match \${pattern})"`,
-        "  exit 1",
-        "fi",
-        'ref="${IMAGE}:${version}"',
-        'errors="${RUNNER_TEMP}/imagetools-inspect.err"',
-        'published=""',
-        'if manifest="$(docker buildx imagetools inspect "${ref}" --format \'{{json .Manifest}}\' 2>"${errors}")"; then',
-        '  published="$(jq -r \'.digest\' <<<"${manifest}")"',
-        `  if ! [[ "\${published}" =~ ${digestPattern} ]]; then`,
-        '    echo "::error::the registry reports an invalid digest for ${ref}: ${published}"',
-        "    exit 1",
-        "  fi",
-        // containerd's resolver says "<ref>: not found" only when the registry answered 404.
-        'elif ! [[ "$(<"${errors}")" == *":${version}: not found" ]]; then',
-        '  echo "::error::cannot look up ${ref} in the registry: $(<"${errors}")"',
-        "  exit 1",
-        "fi",
-        ...(o.dispatch
-            ? [
-                  'if ! history="$(pulumi stack history --stack "${STACK}" --json)"; then',
-                  '  echo "::error::cannot read the history of stack ${STACK} (see above): it is the record of what was released"',
-                  "  exit 1",
-                  "fi",
-                  'if [ "${GITHUB_EVENT_NAME}" = "workflow_dispatch" ]; then',
-                  "  # The digest production released the version with, not what its tag points to now.",
-                  `  digest="$(jq -r --arg v "\${version}" '${historyDigest(true)}' <<<"\${history}")"`,
-                  `  if ! [[ "\${digest}" =~ ${digestPattern} ]]; then`,
-                  '    echo "::error::stack ${STACK} never released ${version}: only a version it released can be deployed again here; scripts/rollback.sh ${STACK} ${version} sha256:... deploys another by hand"',
-                  "    exit 1",
-                  "  fi",
-                  '  if [ -n "${published}" ] && [ "${published}" != "${digest}" ]; then',
-                  '    echo "::warning::${ref} now points to ${published}; deploying ${digest}, which ${STACK} released as ${version}"',
-                  "  fi",
-                  '  echo "::notice::deploying ${IMAGE}@${digest}, which ${STACK} released as ${version}"',
-                  'elif [ -n "${published}" ]; then',
-                  `  attempted="$(jq -r --arg v "\${version}" '${historyDigest(false)}' <<<"\${history}")"`,
-                  '  if [ "${attempted}" != "${published}" ]; then',
-                  '    echo "::error::${ref} exists already (${published}), but ${STACK} never deployed it: it was not pushed by this workflow. Check who pushed it; to release the version, delete the tag in the registry (or tag a new version) and run again"',
-                  "    exit 1",
-                  "  fi",
-              ]
-            : ['if [ -n "${published}" ]; then']),
-        '  digest="${published}"',
-        '  echo "::notice::${ref} is already published as ${digest}; deploying that image, not building it again"',
-        "else",
-        '  digest=""',
-        '  echo "${ref} is not published yet; building it"',
-        "fi",
-        '{ echo "version=${version}"; echo "digest=${digest}"; } >> "${GITHUB_OUTPUT}"',
-        "",
-    ];
-    return lines.join("\n");
+    const lookup = scriptText("registry-lookup.sh", { DIGEST_PATTERN: digestPattern }).trimEnd();
+    return o.dispatch
+        ? scriptText("find-image-release.sh", {
+              VERSION_PATTERN: o.versionPattern,
+              REGISTRY_LOOKUP: lookup,
+              HISTORY_RELEASED: historyDigest(true),
+              HISTORY_ATTEMPTED: historyDigest(false),
+              DIGEST_PATTERN: digestPattern,
+          })
+        : scriptText("find-image-commit.sh", { VERSION_PATTERN: o.versionPattern, REGISTRY_LOOKUP: lookup });
 }
 
 /** Text for inside bash double quotes where `$` is meant to expand: only the backticks escaped. */
