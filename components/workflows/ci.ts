@@ -2,7 +2,7 @@
 import { buildPush, checkout, setupBuildx, trivy, uploadArtifact } from "./actions";
 import { ciJobs } from "./ci-jobs";
 import { pythonSetup } from "./common";
-import { pythonHeredoc } from "./scripts";
+import { pythonHeredoc, scriptText } from "./scripts";
 import { bashDefaults, expr, Job, RunStep, runner, UsesStep, Workflow } from "./model";
 import { WorkflowRenderSettings } from "./settings";
 
@@ -34,18 +34,7 @@ export function pythonCommands(s: WorkflowRenderSettings): { lint: Command[]; te
             { name: "Test results", run: testResultsSummary },
             {
                 name: "Coverage report",
-                run: [
-                    "python -m coverage xml -o coverage.xml",
-                    "python -m coverage html -d htmlcov",
-                    "{",
-                    '  echo "### Coverage"',
-                    '  echo ""',
-                    "  echo '```'",
-                    "  python -m coverage report",
-                    "  echo '```'",
-                    '} >> "${GITHUB_STEP_SUMMARY}"',
-                    "",
-                ].join("\n"),
+                run: scriptText("coverage-report.sh"),
             },
             {
                 name: "Coverage threshold",
