@@ -6,7 +6,7 @@
  */
 export { DEFAULT_LIMITS, DEFAULT_PROXY_IMAGE, proxyImagePinned } from "./deploy";
 export { loadConfig, parseConfig } from "./parse";
-export { crossFieldRules, CrossFieldRule } from "./rules";
-export { secretNames, secretTable, SecretConfigKey, SecretScope } from "./secrets";
+export { crossFieldRules } from "./rules";
+export { secretNames, secretTable } from "./secrets";
 export { committedStacks, readStackFile } from "./stack-file";
-export { ConfigError, ParseOptions, PipelineConfig, RawConfig, WorkflowsConfig } from "./types";
+export { ConfigError, PipelineConfig, RawConfig } from "./types";

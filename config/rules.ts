@@ -10,7 +10,7 @@ import { SecretConfigKey, setSecretCommand } from "./secrets";
 import type { ParseOptions, RawConfig } from "./types";
 
 /** What a rule sees. */
-export interface RuleContext {
+interface RuleContext {
     readonly raw: RawConfig;
     readonly options: ParseOptions;
     /** The schema's result; absent when the schema failed. */

@@ -23,7 +23,7 @@ import type { RawConfig } from "./types";
 export type SecretScope = "deploy" | "deploy and preview" | "production preview" | "notifications";
 
 /** One row of the table. */
-export interface SecretSpec {
+interface SecretSpec {
     /** The GitHub Actions secret's name. */
     readonly githubName: string;
     readonly scope: SecretScope;

@@ -12,7 +12,7 @@ type GithubSettings = NonNullable<ParsedConfig["github"]> & {
 };
 
 /** The workflows section of the config (what the app repository holds, what ci.yml runs). */
-export type WorkflowsConfig = ParsedConfig["workflows"];
+type WorkflowsConfig = ParsedConfig["workflows"];
 
 export interface PipelineConfig {
     readonly project: string;
