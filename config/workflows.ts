@@ -2,29 +2,24 @@
 import { z } from "zod";
 import { relativePath } from "./patterns";
 
+/** A relative path in the app repository, `example` when absent. */
+const relativePathOr = (example: string) =>
+    z
+        .string()
+        .regex(relativePath, { error: `must be a relative path such as ${example}` })
+        .default(example);
+
 export const workflowsSchema = z
     .strictObject({
         pythonVersion: z
             .string()
             .regex(/^3\.[0-9]{1,2}$/, { error: 'must be a Python version such as "3.12"' })
             .default("3.12"),
-        sourceDir: z
-            .string()
-            .regex(relativePath, { error: "must be a relative path such as app" })
-            .default("app"),
-        testDir: z
-            .string()
-            .regex(relativePath, { error: "must be a relative path such as tests" })
-            .default("tests"),
+        sourceDir: relativePathOr("app"),
+        testDir: relativePathOr("tests"),
         coverageThreshold: z.number().int().min(0).max(100).default(80),
-        pulumiDir: z
-            .string()
-            .regex(relativePath, { error: "must be a relative path such as infra" })
-            .default("infra"),
-        dockerfile: z
-            .string()
-            .regex(relativePath, { error: "must be a relative path such as Dockerfile" })
-            .default("Dockerfile"),
+        pulumiDir: relativePathOr("infra"),
+        dockerfile: relativePathOr("Dockerfile"),
         requirements: z
             .array(
                 z.string().regex(relativePath, {
