@@ -37,6 +37,8 @@ export interface CrossFieldRule {
 
 const requireSecrets = (c: RuleContext) => c.options.requireSecrets !== false;
 
+type Plan = NonNullable<ReturnType<typeof plan>>;
+
 /** The plan's features and the environment's reviewer count, when the schema passed with a github section. */
 function plan(c: RuleContext) {
     const gh = c.parsed?.github;
@@ -49,6 +51,16 @@ function plan(c: RuleContext) {
         reviewers: env.reviewers.users.length + env.reviewers.teams.length,
     };
 }
+
+/** A rule on what the plan offers: `message` when the schema passed with a github section and `broken` holds. */
+function planRule(broken: (p: Plan) => boolean, message: (p: Plan) => string): CrossFieldRule["problem"] {
+    return (c) => {
+        const p = plan(c);
+        return p && broken(p) ? message(p) : undefined;
+    };
+}
+
+const internalOutsideEnterprise = (p: Plan) => p.gh.visibility === "internal" && p.gh.plan !== "enterprise";
 
 /** Why a plan refuses environment protection rules. */
 const noProtection = (gh: { plan: string; visibility: string }) =>
@@ -155,54 +167,45 @@ export const crossFieldRules: readonly CrossFieldRule[] = [
         checks: "github.visibility internal comes with github.plan enterprise",
         key: "github.visibility",
         fix: "set github.plan to enterprise, or the visibility the repository has",
-        problem: (c) => {
-            const p = plan(c);
-            return p && p.gh.visibility === "internal" && p.gh.plan !== "enterprise"
-                ? "internal repositories exist only in a GitHub Enterprise; set github.plan to enterprise, or the visibility the repository has"
-                : undefined;
-        },
+        problem: planRule(
+            internalOutsideEnterprise,
+            () =>
+                "internal repositories exist only in a GitHub Enterprise; set github.plan to enterprise, or the visibility the repository has",
+        ),
     },
     {
         name: "the plan offers environments and rulesets",
         checks: "the repository's plan and visibility offer environments, environment secrets and rulesets",
         key: "github.plan",
         fix: "make the repository public, or move the owner to GitHub Pro, Team or Enterprise",
-        problem: (c) => {
-            const p = plan(c);
-            const internalOutsideEnterprise = p?.gh.visibility === "internal" && p.gh.plan !== "enterprise";
-            if (!p || internalOutsideEnterprise || (p.features.environments && p.features.rulesets)) {
-                return undefined;
-            }
-            return (
+        problem: planRule(
+            (p) => !internalOutsideEnterprise(p) && !(p.features.environments && p.features.rulesets),
+            (p) =>
                 `GitHub ${p.gh.plan} has no environments, environment secrets or rulesets in ${p.gh.visibility} repositories, ` +
                 `and the pipeline keeps its deploy credentials in environment secrets and protects main, develop and the release tags with rulesets. ` +
-                `Fix: make the repository public (then set github.visibility: public), or move the owner to GitHub Pro, Team or Enterprise and set github.plan`
-            );
-        },
+                `Fix: make the repository public (then set github.visibility: public), or move the owner to GitHub Pro, Team or Enterprise and set github.plan`,
+        ),
     },
     {
         name: "required reviewers where the plan offers them",
         checks: "environment.reviewers is empty where the plan has no environment protection rules",
         key: "environment.reviewers",
         fix: "remove environment.reviewers, or set github.plan/github.visibility to what the repository has",
-        problem: (c) => {
-            const p = plan(c);
-            return p && !p.features.environmentProtection && p.reviewers > 0
-                ? `${noProtection(p.gh)}. Fix: remove environment.reviewers, or set github.plan/github.visibility to what the repository has`
-                : undefined;
-        },
+        problem: planRule(
+            (p) => !p.features.environmentProtection && p.reviewers > 0,
+            (p) =>
+                `${noProtection(p.gh)}. Fix: remove environment.reviewers, or set github.plan/github.visibility to what the repository has`,
+        ),
     },
     {
         name: "a wait timer where the plan offers it",
         checks: "environment.waitTimerMinutes is 0 where the plan has no environment protection rules",
         key: "environment.waitTimerMinutes",
         fix: "remove it, or set it to 0",
-        problem: (c) => {
-            const p = plan(c);
-            return p && !p.features.environmentProtection && p.env.waitTimerMinutes > 0
-                ? `${noProtection(p.gh)}. Fix: remove it, or set it to 0`
-                : undefined;
-        },
+        problem: planRule(
+            (p) => !p.features.environmentProtection && p.env.waitTimerMinutes > 0,
+            (p) => `${noProtection(p.gh)}. Fix: remove it, or set it to 0`,
+        ),
     },
     {
         name: "a release needs a reviewer",
