@@ -1,4 +1,6 @@
 import * as assert from "assert";
+import * as fs from "fs";
+import * as path from "path";
 import {
     ConfigError,
     crossFieldRules,
@@ -599,6 +601,17 @@ describe("config", () => {
                     notifications: [],
                 }[spec.scope];
                 assert.deepEqual(where(key), expected, key);
+            }
+        });
+
+        it("is the table README's Secrets section lists: each config key with its GitHub secret", () => {
+            const readme = fs.readFileSync(path.join(__dirname, "..", "..", "README.md"), "utf8");
+            const rows = readme.split("\n").filter((l) => l.startsWith("| `"));
+            for (const [key, spec] of Object.entries(secretTable)) {
+                assert.ok(
+                    rows.some((r) => r.includes(`\`${key}\``) && r.includes(`\`${spec.githubName}\``)),
+                    `README has no row for ${key} (${spec.githubName})`,
+                );
             }
         });
     });
