@@ -5,14 +5,9 @@
  */
 import * as github from "@pulumi/github";
 import * as pulumi from "@pulumi/pulumi";
-import { loadConfig, PipelineConfig, proxyImagePinned } from "./config";
+import { loadConfig, PipelineConfig, proxyImagePinned, secretNames } from "./config";
 import { BlueGreenDeployment, hostReleaseSettings } from "./components/deploy/blue-green-deployment";
-import {
-    DeclaredCredential,
-    extraEnvironments,
-    secretNames,
-    stackCredentials,
-} from "./components/credentials";
+import { DeclaredCredential, extraEnvironments, stackCredentials } from "./components/credentials";
 import { BranchRules, rulesetName } from "./components/repository/branch-rules";
 import { DeploymentEnvironment } from "./components/repository/deployment-environment";
 import { ReleaseTagRules } from "./components/repository/release-tag-rules";
@@ -32,7 +27,7 @@ type Deploy = NonNullable<PipelineConfig["deploy"]>;
 function credentialValue(config: PipelineConfig, c: DeclaredCredential): pulumi.Input<string> {
     if ("value" in c.source) return c.source.value;
     const value = config.secrets[c.source.secret];
-    // config.ts requires every secret stackCredentials lists, so a gap is a bug here.
+    // config/ requires every secret stackCredentials lists, so a gap is a bug here.
     if (!value) throw new Error(`${c.name} (${c.environment}): config key ${c.source.secret} has no value`);
     return value;
 }
@@ -75,7 +70,7 @@ function declareVariables(
 /** Declares the GitHub side: this stack's environments, and the repository-wide objects if it owns them. */
 async function declareGithub(config: PipelineConfig, gh: Github) {
     const { environment } = config;
-    // An explicit provider reads no `github:` config of its own (config.ts refuses github:token):
+    // An explicit provider reads no `github:` config of its own (config/secrets.ts refuses github:token):
     // it takes the token of whoever runs `pulumi up` from GITHUB_TOKEN.
     const provider = new github.Provider("github", { owner: gh.owner });
     const opts = { provider };
@@ -257,7 +252,8 @@ async function releaseToServe(config: PipelineConfig): Promise<{ version?: strin
     if (version === undefined && digest === undefined) return {};
     // Something was released: what it was must be readable, or this run would remove it.
     if (typeof version !== "string" || version === "" || typeof digest !== "string" || digest === "") {
-        throw new Error(
+        // RunError: a plain message for the user, without the program's stack trace.
+        throw new pulumi.RunError(
             `no version is configured and the stack's last release cannot be read back ` +
                 `(version ${JSON.stringify(version)}, digest ${JSON.stringify(digest)}); ` +
                 `name the version to serve: pulumi up -s ${pulumi.getStack()} -c version=<tag>`,

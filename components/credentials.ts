@@ -1,6 +1,7 @@
 /**
  * Every GitHub Actions secret and variable the pipeline declares: its name, the config key its value
- * comes from, and the environment that holds it. index.ts declares exactly what `stackCredentials`
+ * comes from, and the environment that holds it. The secrets themselves (name, scope, description)
+ * are rows of the table in config/secrets.ts; this module applies their scopes to a stack. index.ts declares exactly what `stackCredentials`
  * lists, the workflows read the names from here, and the reachability table
  * (components/workflows/reachability.ts) is computed from the same list, so a name is written once.
  *
@@ -10,7 +11,10 @@
  * its protection rules (required reviewers, deployment branches and tags) have passed:
  * https://docs.github.com/en/actions/reference/workflows-and-actions/deployments-and-environments#environment-secrets
  */
-import { PipelineConfig } from "../config";
+import type { PipelineConfig } from "../config";
+import { SecretConfigKey, secretNames, secretsOfScope } from "../config/secrets";
+
+export { SecretConfigKey, secretNames };
 
 /** The stacks the CD workflows deploy; each deploys through the GitHub environment of its own name. */
 export const deployStacks = { staging: "staging", production: "production" } as const;
@@ -28,27 +32,6 @@ export const previewEnvironment = {
 
 /** The environment of the Slack notification jobs, declared by the owning stack when Slack is on. */
 export const notificationsEnvironment = "notifications";
-
-/** Secret config keys, each set with `pulumi config set --secret`. */
-export type SecretConfigKey =
-    | "pulumiAccessToken"
-    | "pulumiConfigPassphrase"
-    | "dockerUsername"
-    | "dockerPassword"
-    | "deploySshKey"
-    | "githubAppPrivateKey"
-    | "slackWebhook";
-
-/** GitHub secret names, by what they hold. */
-export const secretNames = {
-    pulumiAccessToken: "PULUMI_ACCESS_TOKEN",
-    pulumiConfigPassphrase: "PULUMI_CONFIG_PASSPHRASE",
-    dockerUsername: "DOCKER_USERNAME",
-    dockerPassword: "DOCKER_PASSWORD",
-    deploySshKey: "DEPLOY_SSH_KEY",
-    githubAppPrivateKey: "PIPELINE_APP_PRIVATE_KEY",
-    slackWebhook: "SLACK_WEBHOOK",
-} as const satisfies Record<SecretConfigKey, string>;
 
 /**
  * GitHub variable names. Host addresses and the deploy user are in the committed stack file, in
@@ -71,16 +54,10 @@ export function deployHostVariableName(environment: string): string {
 }
 
 /** The credentials a deploy job needs, one set per stack in its own environment. */
-export const deploySecretKeys: readonly SecretConfigKey[] = [
-    "pulumiAccessToken",
-    "pulumiConfigPassphrase",
-    "dockerUsername",
-    "dockerPassword",
-    "deploySshKey",
-];
+export const deploySecretKeys: readonly SecretConfigKey[] = secretsOfScope("deploy", "deploy and preview");
 
 /** What `pulumi preview` of a stack needs: its state (the token) and its config (the passphrase). */
-const previewSecretKeys: readonly SecretConfigKey[] = ["pulumiAccessToken", "pulumiConfigPassphrase"];
+const previewSecretKeys: readonly SecretConfigKey[] = secretsOfScope("deploy and preview");
 
 /**
  * Whether the stack's deploy job previews the whole stack, GitHub side included, before it
@@ -148,7 +125,7 @@ export function stackCredentials(config: PipelineConfig): DeclaredCredential[] {
     out.push(variable(env, variableNames.deployUser, config.deploy.user));
     out.push(variable(env, deployHostVariableName(env), config.deploy.hosts.map((h) => h.address).join(",")));
     if (previewsWithApp(stack)) {
-        out.push(secret(env, "githubAppPrivateKey"));
+        out.push(...secretsOfScope("production preview").map((k) => secret(env, k)));
         out.push(variable(env, variableNames.githubAppClientId, config.githubApp?.clientId ?? ""));
     }
     if (stack === deployStacks.staging) {
@@ -156,7 +133,7 @@ export function stackCredentials(config: PipelineConfig): DeclaredCredential[] {
         out.push(...backendVariables(previewEnvironment.name));
     }
     if (config.github.ownsRepositoryObjects && config.workflows.slack) {
-        out.push(secret(notificationsEnvironment, "slackWebhook"));
+        out.push(...secretsOfScope("notifications").map((k) => secret(notificationsEnvironment, k)));
     }
     return out;
 }

@@ -37,13 +37,15 @@ async function reviewerId(
     kind: "user" | "team",
     lookup: () => Promise<{ id: string }>,
     who: string,
+    component: pulumi.Resource | undefined,
 ): Promise<number> {
     try {
         return Number((await lookup()).id);
     } catch (e) {
-        throw new Error(
+        throw new pulumi.ResourceError(
             `environment reviewer ${kind} "${who}" could not be resolved on GitHub (check the spelling, and that the ` +
                 `token can read ${kind === "team" ? "the organization's teams" : "users"}): ${e instanceof Error ? e.message : e}`,
+            component,
         );
     }
 }
@@ -52,7 +54,9 @@ async function reviewerId(
 function userIds(logins: string[], opts: pulumi.InvokeOptions): pulumi.Output<number[]> {
     return pulumi.output(
         Promise.all(
-            logins.map((username) => reviewerId("user", () => github.getUser({ username }, opts), username)),
+            logins.map((username) =>
+                reviewerId("user", () => github.getUser({ username }, opts), username, opts.parent),
+            ),
         ),
     );
 }
@@ -62,7 +66,12 @@ function teamIds(slugs: string[], opts: pulumi.InvokeOptions): pulumi.Output<num
     return pulumi.output(
         Promise.all(
             slugs.map((slug) =>
-                reviewerId("team", () => github.getTeam({ slug, summaryOnly: true }, opts), slug),
+                reviewerId(
+                    "team",
+                    () => github.getTeam({ slug, summaryOnly: true }, opts),
+                    slug,
+                    opts.parent,
+                ),
             ),
         ),
     );
@@ -85,8 +94,9 @@ export class DeploymentEnvironment extends pulumi.ComponentResource {
         const teams = args.reviewerTeams ?? [];
         const hasReviewers = logins.length + teams.length > 0;
         if (args.protectionRules === false && (hasReviewers || (args.waitTimerMinutes ?? 0) > 0)) {
-            throw new Error(
+            throw new pulumi.ResourceError(
                 `environment ${args.environment}: the repository's plan has no required reviewers or wait timers; none can be set`,
+                this,
             );
         }
 

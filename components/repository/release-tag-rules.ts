@@ -24,9 +24,10 @@ function teamIds(slugs: readonly string[], opts: pulumi.InvokeOptions): pulumi.O
                 try {
                     return Number((await github.getTeam({ slug, summaryOnly: true }, opts)).id);
                 } catch (e) {
-                    throw new Error(
+                    throw new pulumi.ResourceError(
                         `release manager team "${slug}" could not be resolved on GitHub (check the slug in github.releaseManagers.teams, ` +
                             `and that the token can read the organization's teams): ${e instanceof Error ? e.message : e}`,
+                        opts.parent,
                     );
                 }
             }),

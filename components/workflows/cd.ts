@@ -18,14 +18,14 @@ import {
     pulumiEnv,
     pulumiProgramSetup,
     pulumiUp,
-    readStackOutputs,
     registryLogin,
     releaseConfigMap,
     smokeTest,
 } from "./common";
 import { bashDefaults, expr, Expression, Job, runner, secret, Step, Workflow } from "./model";
 import { workflowFileNames } from "./names";
-import { deployStacks, WorkflowSettings } from "./settings";
+import { scriptText } from "./scripts";
+import { deployStacks, WorkflowRenderSettings } from "./settings";
 
 /** Job ids, shared by the jobs that refer to each other. */
 const ids = { build: "build", deploy: "deploy", release: "release", notify: "notify" } as const;
@@ -80,8 +80,8 @@ function historyDigest(succeededOnly: boolean): string {
 }
 
 /**
- * Looks up the image published as the version. Only the registry's "not found" lets a build go
- * ahead; any other lookup error fails the job.
+ * Looks up the image published as the version (scripts/find-image-*.sh, registry-lookup.sh). Only
+ * the registry's "not found" lets a build go ahead; any other lookup error fails the job.
  *
  * Staging (commit tags): a published tag is deployed as it is (a re-run).
  *
@@ -93,70 +93,16 @@ function historyDigest(succeededOnly: boolean): string {
  *   successful update of that version, not whatever the tag points to today.
  */
 function findImageScript(o: ImageJobOptions): string {
-    const lines = [
-        `pattern='${o.versionPattern}'`,
-        ...(o.dispatch
-            ? [
-                  'if [ "${GITHUB_EVENT_NAME}" = "workflow_dispatch" ]; then',
-                  '  version="${REQUESTED_VERSION#v}"',
-                  "else",
-                  '  version="${TAG_VERSION}"',
-                  "fi",
-              ]
-            : ['version="${TAG_VERSION}"']),
-        'if ! [[ "${version}" =~ ${pattern} ]]; then',
-        `  echo "::error::not a version to deploy: '\${version}' (must match \${pattern})"`,
-        "  exit 1",
-        "fi",
-        'ref="${IMAGE}:${version}"',
-        'errors="${RUNNER_TEMP}/imagetools-inspect.err"',
-        'published=""',
-        'if manifest="$(docker buildx imagetools inspect "${ref}" --format \'{{json .Manifest}}\' 2>"${errors}")"; then',
-        '  published="$(jq -r \'.digest\' <<<"${manifest}")"',
-        `  if ! [[ "\${published}" =~ ${digestPattern} ]]; then`,
-        '    echo "::error::the registry reports an invalid digest for ${ref}: ${published}"',
-        "    exit 1",
-        "  fi",
-        // containerd's resolver says "<ref>: not found" only when the registry answered 404.
-        'elif ! [[ "$(<"${errors}")" == *":${version}: not found" ]]; then',
-        '  echo "::error::cannot look up ${ref} in the registry: $(<"${errors}")"',
-        "  exit 1",
-        "fi",
-        ...(o.dispatch
-            ? [
-                  'if ! history="$(pulumi stack history --stack "${STACK}" --json)"; then',
-                  '  echo "::error::cannot read the history of stack ${STACK} (see above): it is the record of what was released"',
-                  "  exit 1",
-                  "fi",
-                  'if [ "${GITHUB_EVENT_NAME}" = "workflow_dispatch" ]; then',
-                  "  # The digest production released the version with, not what its tag points to now.",
-                  `  digest="$(jq -r --arg v "\${version}" '${historyDigest(true)}' <<<"\${history}")"`,
-                  `  if ! [[ "\${digest}" =~ ${digestPattern} ]]; then`,
-                  '    echo "::error::stack ${STACK} never released ${version}: only a version it released can be deployed again here; scripts/rollback.sh ${STACK} ${version} sha256:... deploys another by hand"',
-                  "    exit 1",
-                  "  fi",
-                  '  if [ -n "${published}" ] && [ "${published}" != "${digest}" ]; then',
-                  '    echo "::warning::${ref} now points to ${published}; deploying ${digest}, which ${STACK} released as ${version}"',
-                  "  fi",
-                  '  echo "::notice::deploying ${IMAGE}@${digest}, which ${STACK} released as ${version}"',
-                  'elif [ -n "${published}" ]; then',
-                  `  attempted="$(jq -r --arg v "\${version}" '${historyDigest(false)}' <<<"\${history}")"`,
-                  '  if [ "${attempted}" != "${published}" ]; then',
-                  '    echo "::error::${ref} exists already (${published}), but ${STACK} never deployed it: it was not pushed by this workflow. Check who pushed it; to release the version, delete the tag in the registry (or tag a new version) and run again"',
-                  "    exit 1",
-                  "  fi",
-              ]
-            : ['if [ -n "${published}" ]; then']),
-        '  digest="${published}"',
-        '  echo "::notice::${ref} is already published as ${digest}; deploying that image, not building it again"',
-        "else",
-        '  digest=""',
-        '  echo "${ref} is not published yet; building it"',
-        "fi",
-        '{ echo "version=${version}"; echo "digest=${digest}"; } >> "${GITHUB_OUTPUT}"',
-        "",
-    ];
-    return lines.join("\n");
+    const lookup = scriptText("registry-lookup.sh", { DIGEST_PATTERN: digestPattern }).trimEnd();
+    return o.dispatch
+        ? scriptText("find-image-release.sh", {
+              VERSION_PATTERN: o.versionPattern,
+              REGISTRY_LOOKUP: lookup,
+              HISTORY_RELEASED: historyDigest(true),
+              HISTORY_ATTEMPTED: historyDigest(false),
+              DIGEST_PATTERN: digestPattern,
+          })
+        : scriptText("find-image-commit.sh", { VERSION_PATTERN: o.versionPattern, REGISTRY_LOOKUP: lookup });
 }
 
 /** Text for inside bash double quotes where `$` is meant to expand: only the backticks escaped. */
@@ -164,29 +110,8 @@ function bashQuoted(text: string): string {
     return text.replace(/`/g, "\\`");
 }
 
-/**
- * After a push: the version's tag must point to the digest this job pushed. Another push of the same
- * version in between (the registry has no "create only") fails the job instead of deploying an image
- * nobody built here.
- */
-function checkPushedScript(): string {
-    return [
-        'ref="${IMAGE}:${VERSION}"',
-        'if ! manifest="$(docker buildx imagetools inspect "${ref}" --format \'{{json .Manifest}}\')"; then',
-        '  echo "::error::cannot read ${ref} back from the registry"',
-        "  exit 1",
-        "fi",
-        'tagged="$(jq -r \'.digest\' <<<"${manifest}")"',
-        'if [ "${tagged}" != "${PUSHED}" ]; then',
-        '  echo "::error::${ref} points to ${tagged}, not to ${PUSHED} pushed by this run: someone else published the version; nothing is deployed"',
-        "  exit 1",
-        "fi",
-        "",
-    ].join("\n");
-}
-
 /** The steps that find the image published as the version, or build and push it. */
-function imageSteps(s: WorkflowSettings, o: ImageJobOptions): Step[] {
+function imageSteps(s: WorkflowRenderSettings, o: ImageJobOptions): Step[] {
     const onPush = o.dispatch ? { if: expr("github.event_name == 'push'") } : {};
     return [
         setupBuildx({ name: "Set up Docker Buildx" }),
@@ -241,7 +166,8 @@ function imageSteps(s: WorkflowSettings, o: ImageJobOptions): Step[] {
                 VERSION: expr("steps.image.outputs.version"),
                 PUSHED: expr("steps.push.outputs.digest"),
             },
-            run: checkPushedScript(),
+            // Another push of the version in between (no "create only" in a registry) fails the job.
+            run: scriptText("check-pushed.sh"),
         },
     ];
 }
@@ -251,7 +177,7 @@ const imageVersion = expr("steps.image.outputs.version");
 const imageDigest = expr("steps.image.outputs.digest || steps.push.outputs.digest");
 
 /** Staging's image job: bound to staging, whose environment holds staging's push credentials. */
-function stagingBuildJob(s: WorkflowSettings): Job {
+function stagingBuildJob(s: WorkflowRenderSettings): Job {
     return {
         name: "Build and push",
         "runs-on": runner,
@@ -280,41 +206,11 @@ function stagingBuildJob(s: WorkflowSettings): Job {
  * deploy job of the workflow is still running (ordered by start time, then run id), before it reads
  * what production serves. Pulumi's own stack lock and the hosts' release lock stay as backstops.
  */
-export function turnstileScript(): string {
-    return [
-        'jobs_of() { gh api --paginate "repos/${GITHUB_REPOSITORY}/actions/runs/$1/jobs?filter=latest&per_page=100" --jq \'.jobs[] | select(.name == env.DEPLOY_JOB) | "\\(.status) \\(.started_at)"\'; }',
-        'mine="$(jobs_of "${GITHUB_RUN_ID}" || true)"',
-        "mine=\"${mine%%$'\\n'*}\"",
-        'mine="${mine#* }"',
-        'if ! [[ "${mine}" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z$ ]]; then',
-        '  echo "::error::cannot read when this deploy job started: ${mine}"',
-        "  exit 1",
-        "fi",
-        "while :; do",
-        '  earlier=""',
-        "  for run in $(gh api --paginate \"repos/${GITHUB_REPOSITORY}/actions/workflows/${WORKFLOW}/runs?status=in_progress&per_page=100\" --jq '.workflow_runs[].id'); do",
-        '    [ "${run}" = "${GITHUB_RUN_ID}" ] && continue',
-        // An API error fails the job: better than deploying beside a deploy it could not see.
-        '    jobs="$(jobs_of "${run}")"',
-        "    while read -r status started; do",
-        // Ordered by (start time, run id): of two deploys, exactly one goes first.
-        '      if [ "${status}" = "in_progress" ] && { [[ "${started}" < "${mine}" ]] || { [ "${started}" = "${mine}" ] && [ "${run}" -lt "${GITHUB_RUN_ID}" ]; }; }; then',
-        '        earlier="${run}"',
-        "      fi",
-        '    done <<<"${jobs}"',
-        "  done",
-        '  [ -z "${earlier}" ] && break',
-        '  echo "Run ${earlier} is deploying to production; waiting for it to finish"',
-        '  sleep "${POLL_SECONDS}"',
-        "done",
-        'echo "No earlier production deploy is running"',
-        "",
-    ].join("\n");
-}
+const turnstileScript = () => scriptText("wait-for-earlier-deploy.sh");
 
 /** Writes the target of the release (hosts, user, image) to the job summary, before any change. */
 function releaseSummaryStep(
-    s: WorkflowSettings,
+    s: WorkflowRenderSettings,
     environment: string,
     release: { version: Expression; digest: Expression } = { version: imageVersion, digest: imageDigest },
 ): Step {
@@ -328,15 +224,7 @@ function releaseSummaryStep(
             DEPLOY_USER: expr(`vars.${variableNames.deployUser}`),
             DEPLOY_HOSTS: expr(`vars.${deployHostVariableName(environment)}`),
         },
-        run: [
-            "{",
-            '  echo "### Release ${VERSION} to ${ENVIRONMENT}"',
-            '  echo ""',
-            '  echo "- image: \\`${IMAGE}@${DIGEST}\\`"',
-            '  echo "- hosts: ${DEPLOY_HOSTS:-(the DEPLOY_HOST_* variable is not set)}, as ${DEPLOY_USER:-(DEPLOY_USER is not set)}"',
-            '} >> "${GITHUB_STEP_SUMMARY}"',
-            "",
-        ].join("\n"),
+        run: scriptText("release-summary.sh"),
     };
 }
 
@@ -345,32 +233,23 @@ function releaseSummaryStep(
  * A stack without a version output has never released (nothing to roll back to); a stack whose
  * outputs cannot be read fails the job before anything changes.
  */
-function recordPreviousStep(s: WorkflowSettings, stack: string): Step {
+function recordPreviousStep(s: WorkflowRenderSettings, stack: string): Step {
     return {
         name: "Record the version in production",
         id: "previous",
         "working-directory": s.pulumiDir,
         env: { ...pulumiEnv(s), STACK: stack },
-        run: [
-            ...readStackOutputs("STACK", "without them a failed release could not be rolled back"),
-            'version="$(jq -r \'.version // ""\' <<<"${outputs}")"',
-            'digest="$(jq -r \'.digest // ""\' <<<"${outputs}")"',
-            'if [ -z "${version}" ]; then',
-            '  echo "::notice::stack ${STACK} has no version output: a first release, with nothing to roll back to"',
-            'elif ! [[ "${version}" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] || ! [[ "${digest}" =~ ' +
-                `${digestPattern} ]]; then`,
-            '  echo "::error::stack ${STACK} reports an invalid version or digest: ${version} ${digest}"',
-            "  exit 1",
-            "fi",
-            '{ echo "version=${version}"; echo "digest=${digest}"; } >> "${GITHUB_OUTPUT}"',
-            'echo "In production before this release: ${version:-nothing}"',
-            "",
-        ].join("\n"),
+        run: scriptText("record-previous.sh", { DIGEST_PATTERN: digestPattern }),
     };
 }
 
 /** `pulumi up` of the new release, then smoke tests against the stack's environmentUrl. */
-function deployAndSmoke(s: WorkflowSettings, stack: string, version: Expression, digest: Expression): Step[] {
+function deployAndSmoke(
+    s: WorkflowRenderSettings,
+    stack: string,
+    version: Expression,
+    digest: Expression,
+): Step[] {
     return [
         pulumiUp(s, { name: productionDeploy.up, id: "up", stack, version, digest }),
         smokeTest(s, {
@@ -383,7 +262,7 @@ function deployAndSmoke(s: WorkflowSettings, stack: string, version: Expression,
 }
 
 /** Staging's deploy job: `pulumi up` of the staging release with the build job's image. */
-function stagingDeployJob(s: WorkflowSettings): Job {
+function stagingDeployJob(s: WorkflowRenderSettings): Job {
     return {
         name: "Deploy to staging",
         needs: [ids.build],
@@ -415,7 +294,7 @@ function stagingDeployJob(s: WorkflowSettings): Job {
  * find) the image, preview the whole stack with a read-only GitHub App token, wait for any earlier
  * deploy, record what is served, release, smoke-test, and roll back on failure.
  */
-function productionDeployJob(s: WorkflowSettings): Job {
+function productionDeployJob(s: WorkflowRenderSettings): Job {
     const stack = deployStacks.production;
     const previousVersion = expr("steps.previous.outputs.version");
     return {
@@ -436,14 +315,7 @@ function productionDeployJob(s: WorkflowSettings): Job {
                 name: "Check that the release tag is on the main branch",
                 if: expr("github.event_name == 'push'"),
                 env: { MAIN_BRANCH: s.mainBranch, TAG: expr("github.ref_name") },
-                run: [
-                    'if ! git merge-base --is-ancestor "${GITHUB_SHA}" "refs/remotes/origin/${MAIN_BRANCH}"; then',
-                    '  echo "::error::tag ${TAG} is on commit ${GITHUB_SHA}, which is not on ${MAIN_BRANCH}: only reviewed code is released. Tag a commit of ${MAIN_BRANCH}."',
-                    "  exit 1",
-                    "fi",
-                    'echo "${TAG} (${GITHUB_SHA}) is on ${MAIN_BRANCH}"',
-                    "",
-                ].join("\n"),
+                run: scriptText("tag-on-main.sh"),
             },
             // The Pulumi CLI first: the production stack's history is the record of released images.
             ...pulumiProgramSetup(s, { cache: false }),
@@ -521,7 +393,7 @@ export function deployConcurrency(environment: string) {
     return { group: `deploy-${environment}`, "cancel-in-progress": false } as const;
 }
 
-export function cdStagingWorkflow(s: WorkflowSettings): Workflow {
+export function cdStagingWorkflow(s: WorkflowRenderSettings): Workflow {
     return {
         name: "CD (staging)",
         on: { push: { branches: [s.developBranch] } },
@@ -538,7 +410,7 @@ export function cdStagingWorkflow(s: WorkflowSettings): Workflow {
     };
 }
 
-const productionDescription = (s: WorkflowSettings) =>
+const productionDescription = (s: WorkflowRenderSettings) =>
     [
         ` Releases to production: a push of a tag matching ${s.releaseTags.join(", ")}, or a manual run`,
         " that deploys a version released before.",
@@ -567,7 +439,7 @@ const productionDescription = (s: WorkflowSettings) =>
         " change with a full `pulumi up`.",
     ].join("\n");
 
-export function cdProductionWorkflow(s: WorkflowSettings): Workflow {
+export function cdProductionWorkflow(s: WorkflowRenderSettings): Workflow {
     const digest = expr(`needs.${ids.deploy}.outputs.digest`);
     return {
         name: "CD (production)",
@@ -613,19 +485,11 @@ export function cdProductionWorkflow(s: WorkflowSettings): Workflow {
                             IMAGE: s.image,
                             DIGEST: digest,
                         },
-                        run: [
-                            `if ! [[ "\${DIGEST}" =~ ${digestPattern} ]]; then`,
-                            '  echo "::error::the deploy job reports no digest: ${DIGEST}"',
-                            "  exit 1",
-                            "fi",
-                            'if gh release view "${TAG}" --repo "${GITHUB_REPOSITORY}" >/dev/null 2>&1; then',
-                            '  echo "::notice::the release ${TAG} exists already (a re-run); left as it is"',
-                            "  exit 0",
-                            "fi",
-                            // The line a later redeploy of the version reads its digest back from.
-                            `gh release create "\${TAG}" --repo "\${GITHUB_REPOSITORY}" --verify-tag --generate-notes --notes "${bashQuoted(releaseImageLine("${IMAGE}", "${DIGEST}"))}"`,
-                            "",
-                        ].join("\n"),
+                        // The notes name the image; a later redeploy reads its digest from the stack's history.
+                        run: scriptText("create-release.sh", {
+                            DIGEST_PATTERN: digestPattern,
+                            RELEASE_NOTES: bashQuoted(releaseImageLine("${IMAGE}", "${DIGEST}")),
+                        }),
                     },
                 ],
             },

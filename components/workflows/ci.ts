@@ -2,8 +2,9 @@
 import { buildPush, checkout, setupBuildx, trivy, uploadArtifact } from "./actions";
 import { ciJobs } from "./ci-jobs";
 import { pythonSetup } from "./common";
+import { pythonHeredoc, scriptText } from "./scripts";
 import { bashDefaults, expr, Job, RunStep, runner, UsesStep, Workflow } from "./model";
-import { WorkflowSettings } from "./settings";
+import { WorkflowRenderSettings } from "./settings";
 
 /** A named shell command of the lint or test job. */
 export interface Command {
@@ -15,7 +16,7 @@ export interface Command {
  * The lint and test commands ci.yml runs, in order. Exported so that the example app's tests run
  * exactly these against it.
  */
-export function pythonCommands(s: WorkflowSettings): { lint: Command[]; test: Command[] } {
+export function pythonCommands(s: WorkflowRenderSettings): { lint: Command[]; test: Command[] } {
     const paths = `${s.sourceDir} ${s.testDir}`;
     const cov = `--cov=${s.sourceDir} --cov-report=`;
     const junit = (suite: string) => `--junitxml=${testResultsDir}/${suite}.xml`;
@@ -33,18 +34,7 @@ export function pythonCommands(s: WorkflowSettings): { lint: Command[]; test: Co
             { name: "Test results", run: testResultsSummary },
             {
                 name: "Coverage report",
-                run: [
-                    "python -m coverage xml -o coverage.xml",
-                    "python -m coverage html -d htmlcov",
-                    "{",
-                    '  echo "### Coverage"',
-                    '  echo ""',
-                    "  echo '```'",
-                    "  python -m coverage report",
-                    "  echo '```'",
-                    '} >> "${GITHUB_STEP_SUMMARY}"',
-                    "",
-                ].join("\n"),
+                run: scriptText("coverage-report.sh"),
             },
             {
                 name: "Coverage threshold",
@@ -61,46 +51,13 @@ export const testResultsDir = "test-results";
  * Summarises the JUnit XML reports in the job summary: counts per suite and the failed tests. A
  * suite whose report is missing (it never ran) says so.
  */
-const testResultsSummary = [
-    `python - ${testResultsDir}/unit.xml ${testResultsDir}/integration.xml >>"\${GITHUB_STEP_SUMMARY}" <<'PY'`,
-    "import os",
-    "import sys",
-    "import xml.etree.ElementTree as ET",
-    "",
-    'print("### Test results")',
-    'print("")',
-    'print("| suite | tests | failed | errors | skipped | seconds |")',
-    'print("| --- | --- | --- | --- | --- | --- |")',
-    "failed = []",
-    "for path in sys.argv[1:]:",
-    "    suite = os.path.splitext(os.path.basename(path))[0]",
-    "    try:",
-    "        root = ET.parse(path).getroot()",
-    "    except (OSError, ET.ParseError) as e:",
-    '        print("| %s | not run (%s) | | | | |" % (suite, type(e).__name__))',
-    "        continue",
-    '    totals = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0, "time": 0.0}',
-    '    for s in [root] if root.tag == "testsuite" else root.iter("testsuite"):',
-    "        for key in totals:",
-    "            totals[key] += type(totals[key])(s.get(key) or 0)",
-    '    for case in root.iter("testcase"):',
-    '        if case.find("failure") is not None or case.find("error") is not None:',
-    '            failed.append("%s::%s" % (case.get("classname"), case.get("name")))',
-    "    print(",
-    '        "| %s | %d | %d | %d | %d | %.1f |"',
-    '        % (suite, totals["tests"], totals["failures"], totals["errors"], totals["skipped"], totals["time"])',
-    "    )",
-    "if failed:",
-    '    print("")',
-    '    print("Failed:")',
-    "    for name in failed:",
-    '        print("- `%s`" % name)',
-    "PY",
-    "",
-].join("\n");
+const testResultsSummary = pythonHeredoc(
+    `python - ${testResultsDir}/unit.xml ${testResultsDir}/integration.xml >>"\${GITHUB_STEP_SUMMARY}"`,
+    "test-results.py",
+);
 
 /** The image the CI build produces; never pushed. */
-function ciImage(s: WorkflowSettings): string {
+function ciImage(s: WorkflowRenderSettings): string {
     return `${s.image}:ci-${expr("github.sha")}`;
 }
 
@@ -108,7 +65,7 @@ function ciImage(s: WorkflowSettings): string {
  * Builds the CI image without pushing it: the build job fills GitHub's layer cache, and the scan
  * job loads the same image from it into Docker.
  */
-function ciBuild(s: WorkflowSettings, o: { name: string; load: boolean }): UsesStep {
+function ciBuild(s: WorkflowRenderSettings, o: { name: string; load: boolean }): UsesStep {
     return buildPush({
         name: o.name,
         with: {
@@ -124,7 +81,7 @@ function ciBuild(s: WorkflowSettings, o: { name: string; load: boolean }): UsesS
     });
 }
 
-export function ciWorkflow(s: WorkflowSettings): Workflow {
+export function ciWorkflow(s: WorkflowRenderSettings): Workflow {
     const { lint, test } = pythonCommands(s);
     const afterTests = expr("!cancelled()");
     const command = (name: string): RunStep => test.find((c) => c.name === name)!;

@@ -15,10 +15,11 @@ import {
     Step,
     UsesStep,
 } from "./model";
-import { WorkflowSettings } from "./settings";
+import { scriptText } from "./scripts";
+import { WorkflowRenderSettings } from "./settings";
 
 /** Python with pip's cache keyed on the requirement files. */
-export function pythonSetup(s: WorkflowSettings): Step[] {
+export function pythonSetup(s: WorkflowRenderSettings): Step[] {
     return [
         setupPython({
             name: "Set up Python",
@@ -41,7 +42,7 @@ export function pythonSetup(s: WorkflowSettings): Step[] {
  * backendLogin. Jobs read them from the environment they are bound to (each stack's environment
  * holds its own), so a job can only ever log in as, and decrypt, the stack of its environment.
  */
-export function pulumiEnv(s: WorkflowSettings): Env {
+export function pulumiEnv(s: WorkflowRenderSettings): Env {
     return {
         ...(s.backend === "s3"
             ? { PULUMI_BACKEND_URL: expr(`vars.${variableNames.backendUrl}`) }
@@ -51,7 +52,7 @@ export function pulumiEnv(s: WorkflowSettings): Env {
 }
 
 /** The pulumi action's login input: the S3 backend's URL, or none (Pulumi Cloud, from the token). */
-export function pulumiLogin(s: WorkflowSettings): { "cloud-url"?: string } {
+export function pulumiLogin(s: WorkflowRenderSettings): { "cloud-url"?: string } {
     return s.backend === "s3" ? { "cloud-url": expr("env.PULUMI_BACKEND_URL") } : {};
 }
 
@@ -61,7 +62,7 @@ export function pulumiLogin(s: WorkflowSettings): { "cloud-url"?: string } {
  * repo:<owner>/<repo>:environment:<name>, which GitHub gives only jobs bound to that environment
  * (https://docs.github.com/en/actions/reference/security/oidc#example-subject-claims).
  */
-export function backendPermissions(s: WorkflowSettings): {
+export function backendPermissions(s: WorkflowRenderSettings): {
     permissions: Permissions;
     permissionReasons: PermissionReasons;
 } {
@@ -80,7 +81,7 @@ export function backendPermissions(s: WorkflowSettings): {
  * `cache: false` for the jobs that publish or deploy: a cache another branch's run could have
  * written must not reach them (cache poisoning).
  */
-export function pulumiProgramSetup(s: WorkflowSettings, o: { cache: boolean }): Step[] {
+export function pulumiProgramSetup(s: WorkflowRenderSettings, o: { cache: boolean }): Step[] {
     return [
         ...(s.backend === "s3"
             ? [
@@ -134,7 +135,7 @@ export function releaseConfigMap(version: string, digest: string, releaseOnly: b
 }
 
 /** The environment of a CD Pulumi step: the stack's Pulumi credentials and its deploy key. */
-export function deployEnv(s: WorkflowSettings): Env {
+export function deployEnv(s: WorkflowRenderSettings): Env {
     return { ...pulumiEnv(s), DEPLOY_SSH_KEY: secret(secretNames.deploySshKey) };
 }
 
@@ -145,7 +146,7 @@ export const deploymentType = "cicd:deploy:BlueGreenDeployment";
  * The URN of a stack's BlueGreenDeployment. index.ts names it after the environment, and each stack
  * deploys to the environment of its own name, so the stack name is the component's name too.
  */
-export function deploymentUrn(s: WorkflowSettings, stack: string): string {
+export function deploymentUrn(s: WorkflowRenderSettings, stack: string): string {
     return `urn:pulumi:${stack}::${s.project}::${deploymentType}::${stack}`;
 }
 
@@ -158,7 +159,7 @@ export function deploymentUrn(s: WorkflowSettings, stack: string): string {
  * files stay as they are in the state, and a full `pulumi up` applies those.
  */
 export function pulumiUp(
-    s: WorkflowSettings,
+    s: WorkflowRenderSettings,
     o: {
         name: string;
         id: string;
@@ -186,22 +187,8 @@ export function pulumiUp(
     });
 }
 
-/**
- * Shell lines that read a stack's outputs into $outputs (JSON), failing on any error: a stack
- * without the output is told apart from one whose outputs cannot be read (credentials, network,
- * a missing stack) by the JSON, not by hiding the error.
- */
-export function readStackOutputs(stackVariable: string, why: string): string[] {
-    return [
-        `if ! outputs="$(pulumi stack output --json --stack "\${${stackVariable}}")"; then`,
-        `  echo "::error::cannot read the outputs of stack \${${stackVariable}} (see above); ${why}"`,
-        "  exit 1",
-        "fi",
-    ];
-}
-
 /** Logs in to the image registry with the push credentials of the job's environment. */
-export function registryLogin(s: WorkflowSettings, options: { if?: UsesStep["if"] } = {}): UsesStep {
+export function registryLogin(s: WorkflowRenderSettings, options: { if?: UsesStep["if"] } = {}): UsesStep {
     return dockerLogin({
         name: "Log in to the registry",
         ...(options.if ? { if: options.if } : {}),
@@ -222,7 +209,7 @@ export function registryLogin(s: WorkflowSettings, options: { if?: UsesStep["if"
  * /version, checks that its JSON `version` field is exactly the expected version.
  */
 export function smokeTest(
-    s: WorkflowSettings,
+    s: WorkflowRenderSettings,
     o: { name: string; id: string; url: string; version: string; if?: RunStep["if"] },
 ): RunStep {
     return {
@@ -230,32 +217,7 @@ export function smokeTest(
         id: o.id,
         ...(o.if ? { if: o.if } : {}),
         env: { ENVIRONMENT_URL: o.url, EXPECTED_VERSION: o.version },
-        run: [
-            'if [ -z "${ENVIRONMENT_URL}" ]; then',
-            '  echo "::error::the stack has no environmentUrl output to smoke-test"',
-            "  exit 1",
-            "fi",
-            'base="${ENVIRONMENT_URL%/}"',
-            `paths=(${s.smokePaths.join(" ")})`,
-            'for path in "${paths[@]}"; do',
-            '  url="${base}${path}"',
-            '  echo "GET ${url}"',
-            '  body="$(curl --fail --silent --show-error --max-time 10 --retry 10 --retry-delay 3 --retry-all-errors "${url}")"',
-            // The exact JSON field: a substring match would take 1.0.10 for 1.0.1.
-            '  if [ "${path}" = "/version" ]; then',
-            '    if ! served="$(jq -er \'.version | strings\' <<<"${body}")"; then',
-            '      echo "::error::${url} does not answer JSON with a version string: ${body}"',
-            "      exit 1",
-            "    fi",
-            '    if [ "${served}" != "${EXPECTED_VERSION}" ]; then',
-            '      echo "::error::${url} serves version ${served}, not ${EXPECTED_VERSION}"',
-            "      exit 1",
-            "    fi",
-            "  fi",
-            "done",
-            'echo "Smoke tests passed against ${base}"',
-            "",
-        ].join("\n"),
+        run: scriptText("smoke-test.sh", { SMOKE_PATHS: s.smokePaths.join(" ") }),
     };
 }
 
@@ -263,7 +225,7 @@ export function smokeTest(
  * The notification job: a summary of every needed job's result always, and a Slack message when
  * Slack is on and the webhook secret is set.
  */
-export function notifyJob(s: WorkflowSettings, what: string, needs: string[]): Job {
+export function notifyJob(s: WorkflowRenderSettings, what: string, needs: string[]): Job {
     const results = needs.map((n) => `${n.toUpperCase().replace(/-/g, "_")}_RESULT`);
     const env: Record<string, string> = {
         WHAT: what,

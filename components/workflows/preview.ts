@@ -25,13 +25,14 @@ import { checkout, pulumiAction } from "./actions";
 import { backendPermissions, pulumiEnv, pulumiLogin, pulumiProgramSetup } from "./common";
 import { bashDefaults, expr, runner, Workflow } from "./model";
 import { workflowFileNames } from "./names";
-import { WorkflowSettings } from "./settings";
+import { scriptText } from "./scripts";
+import { WorkflowRenderSettings } from "./settings";
 
 /** Whether the pull request's run gets the repository's secrets: same repository, not Dependabot. */
 export const previewCondition =
     "github.event.pull_request.head.repo.full_name == github.repository && github.actor != 'dependabot[bot]'";
 
-export function previewWorkflow(s: WorkflowSettings): Workflow {
+export function previewWorkflow(s: WorkflowRenderSettings): Workflow {
     return {
         name: "Pulumi preview",
         description: [
@@ -93,20 +94,7 @@ export function previewWorkflow(s: WorkflowSettings): Workflow {
                     {
                         name: "Explain why there is no preview",
                         env: { ACTOR: expr("github.actor"), STACK: deployStacks.staging },
-                        run: [
-                            'if [ "${ACTOR}" = "dependabot[bot]" ]; then',
-                            '  why="GitHub gives pull requests opened by Dependabot no Actions secrets"',
-                            "else",
-                            '  why="GitHub gives pull requests from forks no secrets"',
-                            "fi",
-                            'echo "::notice::no pulumi preview of ${STACK}: ${why}. A maintainer can preview the change from a branch of this repository."',
-                            "{",
-                            '  echo "### No pulumi preview"',
-                            '  echo ""',
-                            '  echo "${why}, so the ${STACK} stack cannot be previewed here. A maintainer can push the change to a branch of this repository and open a pull request from it."',
-                            '} >> "${GITHUB_STEP_SUMMARY}"',
-                            "",
-                        ].join("\n"),
+                        run: scriptText("no-preview.sh"),
                     },
                 ],
             },

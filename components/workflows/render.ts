@@ -8,10 +8,10 @@ import { AcceptedFinding, isUsesStep, Job, Step, Workflow } from "./model";
 import { workflowFileNames as files, workflowPath } from "./names";
 import { previewWorkflow } from "./preview";
 import { securityScanWorkflow } from "./security-scan";
-import { workflowSettings, WorkflowSettings } from "./settings";
+import { workflowRenderSettings, WorkflowRenderSettings } from "./settings";
 
 /** Path in the app repository to the workflow model that renders it. */
-export function workflowModels(s: WorkflowSettings): Record<string, Workflow> {
+export function workflowModels(s: WorkflowRenderSettings): Record<string, Workflow> {
     return {
         [workflowPath(files.ci)]: ciWorkflow(s),
         [workflowPath(files.cdStaging)]: cdStagingWorkflow(s),
@@ -165,7 +165,7 @@ export function renderWorkflow(workflow: Workflow): string {
 }
 
 /** Renders every workflow file from settings: path in the app repository to content. */
-export function renderWorkflowFiles(s: WorkflowSettings): Record<string, string> {
+export function renderWorkflowFiles(s: WorkflowRenderSettings): Record<string, string> {
     const files: Record<string, string> = {};
     for (const [path, workflow] of Object.entries(workflowModels(s))) files[path] = renderWorkflow(workflow);
     return files;
@@ -177,5 +177,5 @@ export function renderWorkflowFiles(s: WorkflowSettings): Record<string, string>
  */
 export function workflowFilesForStack(config: PipelineConfig): Record<string, string> {
     if (!config.github?.ownsRepositoryObjects) return {};
-    return renderWorkflowFiles(workflowSettings(config));
+    return renderWorkflowFiles(workflowRenderSettings(config));
 }

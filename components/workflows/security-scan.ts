@@ -9,7 +9,8 @@
  */
 import { checkout, trivy, uploadSarif } from "./actions";
 import { bashDefaults, expr, Permissions, PermissionReasons, runner, Workflow } from "./model";
-import { deployStacks, WorkflowSettings } from "./settings";
+import { scriptText } from "./scripts";
+import { deployStacks, WorkflowRenderSettings } from "./settings";
 
 /** upload-sarif needs actions: read in private repositories to read the run it belongs to. */
 const sarifPermissions: Permissions = { contents: "read", "security-events": "write", actions: "read" };
@@ -23,36 +24,10 @@ export const versionPath = "/version";
 
 /** Finds the version an environment serves, from its last successful deployment's URL. */
 export function deployedImageScript(): string {
-    return [
-        'url=""',
-        "for id in $(gh api \"repos/${GITHUB_REPOSITORY}/deployments?environment=${ENVIRONMENT}&per_page=30\" --jq '.[].id'); do",
-        '  url="$(gh api "repos/${GITHUB_REPOSITORY}/deployments/${id}/statuses?per_page=100" --jq \'[.[] | select(.state == "success" and (.environment_url // "") != "")][0].environment_url // ""\')"',
-        '  [ -n "${url}" ] && break',
-        "done",
-        'if [ -z "${url}" ]; then',
-        '  echo "::notice::${ENVIRONMENT} has no successful deployment with a URL; nothing to scan"',
-        "  exit 0",
-        "fi",
-        'if ! [[ "${url}" =~ ^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$ ]]; then',
-        '  echo "::error::${ENVIRONMENT}\'s deployment URL is not a plain http(s) URL: ${url}"',
-        "  exit 1",
-        "fi",
-        'body="$(curl --fail --silent --show-error --max-time 10 --retry 3 "${url%/}${VERSION_PATH}")"',
-        'if ! version="$(jq -er \'.version | strings\' <<<"${body}")"; then',
-        '  echo "::error::${url%/}${VERSION_PATH} does not answer JSON with a version string"',
-        "  exit 1",
-        "fi",
-        'if ! [[ "${version}" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]]; then',
-        '  echo "::error::${ENVIRONMENT} reports a version that is no image tag: ${version}"',
-        "  exit 1",
-        "fi",
-        'echo "ref=${IMAGE}:${version}" >> "${GITHUB_OUTPUT}"',
-        'echo "${ENVIRONMENT} serves ${version}"',
-        "",
-    ].join("\n");
+    return scriptText("deployed-image.sh");
 }
 
-export function securityScanWorkflow(s: WorkflowSettings): Workflow {
+export function securityScanWorkflow(s: WorkflowRenderSettings): Workflow {
     const deployed = expr("steps.deployed.outputs.ref != ''");
     return {
         name: "Security scan",

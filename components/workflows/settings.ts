@@ -1,8 +1,8 @@
 import { PipelineConfig } from "../../config";
 import { parseImageRepository } from "../deploy/registry";
 
-/** What the workflows need to know, taken from the owning stack's validated config. */
-export interface WorkflowSettings {
+/** What the workflow files are rendered from: the parts of the owning stack's validated config they use. */
+export interface WorkflowRenderSettings {
     readonly pythonVersion: string;
     readonly sourceDir: string;
     readonly testDir: string;
@@ -62,7 +62,7 @@ export function registryOf(image: string): string | undefined {
  * that owns the repository-wide objects, so they are rendered from that stack's config; the stacks
  * they deploy are the fixed deployStacks, and the release tags the constant releaseTagPatterns.
  */
-export function workflowSettings(config: PipelineConfig): WorkflowSettings {
+export function workflowRenderSettings(config: PipelineConfig): WorkflowRenderSettings {
     if (!config.github) {
         throw new Error(`stack ${config.stack}: workflow files need cicd-pipeline:github to be set`);
     }

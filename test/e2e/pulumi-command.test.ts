@@ -117,7 +117,7 @@ const config = new pulumi.Config();
         const keygen = async (file: string, type: string) => {
             const k = await run("ssh-keygen", ["-q", "-t", type, "-N", "", "-C", "", "-f", file]);
             assert.strictEqual(k.code, 0, k.stderr);
-            // "<type> <base64>", as config.ts asks for (ssh-keyscan -t TYPE HOST | cut -d" " -f2-).
+            // "<type> <base64>", as config/deploy.ts asks for (ssh-keyscan -t TYPE HOST | cut -d" " -f2-).
             return fs.readFileSync(`${file}.pub`, "utf8").trim().split(" ").slice(0, 2).join(" ");
         };
         for (const type of ["ed25519", "ecdsa", "rsa"])
@@ -195,7 +195,7 @@ const config = new pulumi.Config();
         assert.doesNotMatch(r.stdout, /connected/);
     });
 
-    it("cannot use a pinned ssh-rsa host key: it asks for SHA-1 signatures, which OpenSSH refuses (config.ts rejects such keys)", async () => {
+    it("cannot use a pinned ssh-rsa host key: it asks for SHA-1 signatures, which OpenSSH refuses (config/deploy.ts rejects such keys)", async () => {
         const rsa = await project("hostkey-rsa", header + remote("rsa", hostKeys.rsa));
         const r = await rsa("up", "--yes");
         assert.notStrictEqual(r.code, 0);

@@ -1,5 +1,17 @@
 import * as assert from "assert";
-import { ConfigError, DEFAULT_PROXY_IMAGE, parseConfig, RawConfig, readStackFile } from "../../config";
+import * as fs from "fs";
+import * as path from "path";
+import {
+    ConfigError,
+    crossFieldRules,
+    DEFAULT_PROXY_IMAGE,
+    parseConfig,
+    RawConfig,
+    readStackFile,
+    secretTable,
+} from "../../config";
+import { stackCredentials } from "../../components/credentials";
+import { configSchema } from "../../config/schema";
 import { testSecrets } from "../mocks";
 
 type Objects = Record<string, Record<string, unknown>>;
@@ -536,6 +548,71 @@ describe("config", () => {
                 () => parseConfig(raw),
                 /Invalid configuration for stack "staging" \(Pulumi\.staging\.yaml\)/,
             );
+        });
+    });
+
+    describe("the cross-field rules and the table of secrets", () => {
+        it("names each cross-field rule once, reporting a key the schema knows", () => {
+            assert.equal(new Set(crossFieldRules.map((r) => r.name)).size, crossFieldRules.length);
+            for (const rule of crossFieldRules) {
+                assert.ok(rule.key.split(".")[0] in configSchema.shape, `${rule.name}: ${rule.key}`);
+                assert.ok(rule.checks && rule.fix, rule.name);
+            }
+        });
+
+        it("reports each rule's problem under the rule's key", () => {
+            const raw = stackWith("production", (o, values) => {
+                o.environment.name = "prod";
+                values["cicd-pipeline:digest"] = `sha256:${"a".repeat(64)}`;
+                delete values["cicd-pipeline:version"];
+            });
+            const problems = problemsOf(raw);
+            for (const key of ["environment.name", "digest"]) {
+                const rule = crossFieldRules.find((r) => r.key === key)!;
+                assert.ok(
+                    problems.some((p) => p.startsWith(`cicd-pipeline:${rule.key}: `)),
+                    `${rule.name}:\n${problems.join("\n")}`,
+                );
+            }
+        });
+
+        it("declares each secret under its table name, in the environments its scope says", () => {
+            const declared = ["staging", "production"].flatMap((stack) =>
+                stackCredentials(parseConfig(readStackFile(stack, { overrides: testSecrets(stack) }))).filter(
+                    (c) => c.kind === "secret",
+                ),
+            );
+            const where = (key: string) =>
+                declared
+                    .filter((c) => "secret" in c.source && c.source.secret === key)
+                    .map((c) => `${c.stack}/${c.environment}/${c.name}`)
+                    .sort();
+            for (const [key, spec] of Object.entries(secretTable)) {
+                const n = spec.githubName;
+                const expected = {
+                    deploy: [`production/production/${n}`, `staging/staging/${n}`],
+                    "deploy and preview": [
+                        `production/production/${n}`,
+                        `staging/preview/${n}`,
+                        `staging/staging/${n}`,
+                    ],
+                    "production preview": [`production/production/${n}`],
+                    // The committed stacks leave Slack off.
+                    notifications: [],
+                }[spec.scope];
+                assert.deepEqual(where(key), expected, key);
+            }
+        });
+
+        it("is the table README's Secrets section lists: each config key with its GitHub secret", () => {
+            const readme = fs.readFileSync(path.join(__dirname, "..", "..", "README.md"), "utf8");
+            const rows = readme.split("\n").filter((l) => l.startsWith("| `"));
+            for (const [key, spec] of Object.entries(secretTable)) {
+                assert.ok(
+                    rows.some((r) => r.includes(`\`${key}\``) && r.includes(`\`${spec.githubName}\``)),
+                    `README has no row for ${key} (${spec.githubName})`,
+                );
+            }
         });
     });
 });

@@ -9,6 +9,12 @@ import { classicPatternMatches } from "../../components/repository/unmanaged-pro
 import { FakeGithub } from "../fake-github";
 import { declareUnderMocks, githubTeamIds, githubUserIds, outputPromise } from "../mocks";
 
+/** A ResourceError of `component` (Pulumi reports it against the component's URN) whose message matches. */
+function resourceError(component: pulumi.Resource, message: RegExp) {
+    return (e: unknown) =>
+        pulumi.ResourceError.isInstance(e) && e.resource === component && message.test(e.message);
+}
+
 const types = {
     protection: "github:index/branchProtection:BranchProtection",
     ruleset: "github:index/repositoryRuleset:RepositoryRuleset",
@@ -134,7 +140,10 @@ describe("repository components", () => {
             }).catch(() => undefined);
             await assert.rejects(
                 outputPromise(rules!.rulesetId),
-                /release manager team "no-such-team" could not be resolved.*github.releaseManagers.teams/,
+                resourceError(
+                    rules!,
+                    /release manager team "no-such-team" could not be resolved.*github.releaseManagers.teams/,
+                ),
             );
         });
     });
@@ -287,7 +296,10 @@ describe("repository components", () => {
                         protectionRules: false,
                         secrets: {},
                     }),
-                /plan has no required reviewers or wait timers/,
+                (e: unknown) =>
+                    pulumi.ResourceError.isInstance(e) &&
+                    e.resource instanceof DeploymentEnvironment &&
+                    /plan has no required reviewers or wait timers/.test(e.message),
             );
         });
 
@@ -314,7 +326,7 @@ describe("repository components", () => {
             }).catch(() => undefined);
             await assert.rejects(
                 outputPromise(env!.name),
-                /reviewer user "nobody-here" could not be resolved on GitHub/,
+                resourceError(env!, /reviewer user "nobody-here" could not be resolved on GitHub/),
             );
         });
     });

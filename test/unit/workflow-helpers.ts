@@ -5,7 +5,7 @@ import * as path from "path";
 import * as YAML from "yaml";
 import { parseConfig, readStackFile } from "../../config";
 import { renderWorkflowFiles } from "../../components/workflows/render";
-import { workflowSettings, WorkflowSettings } from "../../components/workflows/settings";
+import { workflowRenderSettings, WorkflowRenderSettings } from "../../components/workflows/settings";
 import { committedStacks, renderStack } from "../../scripts/render";
 
 export const root = path.resolve(__dirname, "..", "..");
@@ -28,15 +28,15 @@ export function allRendered(): { stack: string; path: string; text: string }[] {
 }
 
 /** The production stack's workflow settings, with overrides. */
-export function settings(overrides: Partial<WorkflowSettings> = {}): WorkflowSettings {
+export function settings(overrides: Partial<WorkflowRenderSettings> = {}): WorkflowRenderSettings {
     return {
-        ...workflowSettings(parseConfig(readStackFile("production"), { requireSecrets: false })),
+        ...workflowRenderSettings(parseConfig(readStackFile("production"), { requireSecrets: false })),
         ...overrides,
     };
 }
 
 /** Rendered files for settings, parsed. */
-export function renderParsed(s: WorkflowSettings = settings()): Record<string, ParsedWorkflow> {
+export function renderParsed(s: WorkflowRenderSettings = settings()): Record<string, ParsedWorkflow> {
     return Object.fromEntries(Object.entries(renderWorkflowFiles(s)).map(([p, t]) => [p, parse(t)]));
 }
 
