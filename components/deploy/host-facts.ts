@@ -9,6 +9,9 @@
  * so that a release started by hand on a host behaves as one `pulumi up` starts.
  */
 
+/** Where the host tool is installed, relative to the deploy user's home; the gate runs only it. */
+export const hostToolPath = ".local/bin/bluegreen";
+
 /** What the tool does when an option is not given; the same as the stack config's deploy.* defaults. */
 export const hostDefaults = {
     instance: "app",

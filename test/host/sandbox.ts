@@ -9,6 +9,7 @@ import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { hostToolPath } from "../../components/deploy/host-facts";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 export const TOOL_SOURCE = path.join(ROOT, "components", "deploy", "host", "bluegreen");
@@ -84,10 +85,10 @@ export class Host {
     readonly home = path.join(this.dir, "home");
     readonly state = path.join(this.dir, "engine");
     readonly bin = path.join(this.dir, "bin");
-    readonly tool = path.join(this.home, ".local", "bin", "bluegreen");
+    readonly tool = path.join(this.home, hostToolPath);
 
     constructor(options: { without?: string } = {}) {
-        fs.mkdirSync(path.join(this.home, ".local", "bin"), { recursive: true });
+        fs.mkdirSync(path.dirname(this.tool), { recursive: true });
         fs.mkdirSync(path.join(this.state, "apps"), { recursive: true });
         fs.mkdirSync(this.bin);
         for (const p of STAND_INS) {

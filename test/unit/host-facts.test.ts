@@ -12,7 +12,13 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parseConfig, RawConfig, readStackFile } from "../../config";
-import { gateExitCodes, hostDefaults, hostExitCodes, hostLimits } from "../../components/deploy/host-facts";
+import {
+    gateExitCodes,
+    hostDefaults,
+    hostExitCodes,
+    hostLimits,
+    hostToolPath,
+} from "../../components/deploy/host-facts";
 import { hostPatterns, ownerPattern, stackReference } from "../../components/deploy/patterns";
 import { testSecrets } from "../mocks";
 
@@ -366,6 +372,13 @@ describe("host facts: the bash programs' copies equal the TypeScript definitions
                 const expected = [...tool[sub]].filter((o) => o !== "--state-dir" && o !== "--env-file");
                 assert.deepStrictEqual([...values, ...flag].sort(), expected.sort(), `bluegreen ${sub}`);
             }
+        });
+
+        it(`the gate runs the tool installed at ~/${hostToolPath}`, () => {
+            assert.match(
+                read(GATE),
+                new RegExp(`^readonly TOOL="${hostToolPath.replace(/\./g, "\\.")}"$`, "m"),
+            );
         });
 
         it("host-setup.sh pins the tool where the gate reads its pins", () => {
