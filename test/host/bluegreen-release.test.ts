@@ -8,6 +8,7 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
+import { hostDefaults } from "../../components/deploy/host-facts";
 import { callsOf, digest, Host, IMAGE, PROXY_IMAGE } from "./sandbox";
 
 const D1 = digest("1");
@@ -120,6 +121,40 @@ describe("host tier: bluegreen against stand-in docker, curl, socat and flock", 
             const [log] = host.releases();
             assert.strictEqual(log.result, "success");
             assert.strictEqual(log.instant, false);
+        });
+
+        it("applies host-facts.ts's defaults to every option not given", () => {
+            host.push(D1);
+            const d = hostDefaults;
+            const r = host.run([
+                ...["release", "--image", IMAGE, "--version", "1.0.0", "--digest", D1],
+                ...["--proxy-image", PROXY_IMAGE, "--memory", "256m", "--pids-limit", "128"],
+            ]);
+            assert.strictEqual(r.code, 0, r.stderr);
+            const [app] = callsOf(r.calls, "docker", "run", "-d", "--name", `${d.instance}-blue`);
+            assert.ok(
+                app.includes(`127.0.0.1:${d.bluePort}:${d.appPort}`) && app.includes(`PORT=${d.appPort}`),
+                app.join(" "),
+            );
+            const cfg = fs.readFileSync(path.join(host.stateDir(d.instance), "proxy", "haproxy.cfg"), "utf8");
+            assert.match(cfg, new RegExp(`bind ${d.bind}:${d.publicPort}\n`));
+            assert.match(cfg, new RegExp(`server green 127\\.0\\.0\\.1:${d.greenPort} disabled\n`));
+            const probes = callsOf(r.calls, "curl").filter(
+                (c) => c.at(-1) === `http://127.0.0.1:${d.bluePort}${d.health.path}`,
+            );
+            assert.strictEqual(probes.length, d.health.successes);
+            const smoke = callsOf(r.calls, "curl").filter((c) =>
+                c.at(-1)?.startsWith(`http://127.0.0.1:${d.publicPort}/`),
+            );
+            assert.deepStrictEqual(
+                smoke.map((c) => c.at(-1)),
+                d.smokePaths.map((p) => `http://127.0.0.1:${d.publicPort}${p}`),
+            );
+            assert.deepStrictEqual(callsOf(r.calls, "flock"), [
+                ["flock", "-w", String(d.lockTimeoutSeconds), "9"],
+            ]);
+            // Two intervals between three probes.
+            assert.ok(r.seconds >= (2 * d.health.intervalMs) / 1000, `took ${r.seconds}s`);
         });
 
         it("a public port below 1024 gives the proxy NET_BIND_SERVICE, and only then", () => {
