@@ -24,16 +24,21 @@ die() {
     exit "${2:-1}"
 }
 
+# The patterns of components/deploy/patterns.ts (stackReference, hostPatterns.version and .digest);
+# test/unit/host-facts.test.ts fails if these differ. Nothing else reaches pulumi's command line.
+readonly RE_STACK='^[A-Za-z0-9_.-]{1,100}(/[A-Za-z0-9_.-]{1,100}){0,2}$'
+readonly RE_TAG='^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$'
+readonly RE_DIGEST='^sha256:[a-f0-9]{64}$'
+
 (($# == 2 || $# == 3)) || usage
 stack="$1"
 version="$2"
 digest="${3:-}"
-# Same patterns as the stack config: nothing else reaches pulumi's command line.
-[[ "$stack" =~ ^[A-Za-z0-9_.-]{1,100}(/[A-Za-z0-9_.-]{1,100}){0,2}$ ]] ||
+[[ "$stack" =~ $RE_STACK ]] ||
     die "invalid stack name $(printf '%q' "$stack"): letters, digits, . _ - (optionally org/project/stack)" 2
-[[ "$version" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] ||
+[[ "$version" =~ $RE_TAG ]] ||
     die "invalid version $(printf '%q' "$version"): must be an image tag such as 1.4.2" 2
-[[ -z "$digest" || "$digest" =~ ^sha256:[a-f0-9]{64}$ ]] ||
+[[ -z "$digest" || "$digest" =~ $RE_DIGEST ]] ||
     die "invalid digest $(printf '%q' "$digest"): must be sha256: and 64 lowercase hex digits" 2
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -56,8 +61,8 @@ released_digest() {
                 .filter((u) => u.kind === "update" && u.result === "succeeded" && value(u, "version") === process.argv[1])
                 .sort((a, b) => String(b.startTime).localeCompare(String(a.startTime)))[0];
             const d = found && value(found, "digest");
-            if (/^sha256:[a-f0-9]{64}$/.test(d || "")) process.stdout.write(d);
-        });' "$version" || true
+            if (new RegExp(process.argv[2]).test(d || "")) process.stdout.write(d);
+        });' "$version" "$RE_DIGEST" || true
 }
 
 config=(--config "version=$version")

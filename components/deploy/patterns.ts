@@ -34,3 +34,13 @@ export const hostPatterns = {
     /** A Unix user name. */
     user: /^[a-z_][a-z0-9_-]{0,31}$/,
 } as const;
+
+/** Names the resource that owns an instance on a host: `bluegreen claim --owner` and uninstall's. */
+export const ownerPattern = /^[A-Za-z0-9_.-]{1,200}$/;
+
+/**
+ * A stack as the pulumi CLI's --stack takes it: NAME, ORG/NAME or ORG/PROJECT/NAME, each part as
+ * Pulumi validates stack and project names (pulumi/pulumi, pkg/backend: stackNameAndProjectRegexp
+ * = ^[A-Za-z0-9_.-]{1,100}$). scripts/rollback.sh checks the same.
+ */
+export const stackReference = /^[A-Za-z0-9_.-]{1,100}(?:\/[A-Za-z0-9_.-]{1,100}){0,2}$/;
