@@ -1,6 +1,7 @@
 /** The deploy section: the hosts, the image, ports, limits, health checks and the release's pace. */
 import { z } from "zod";
-import { PIDS_MAX, PIDS_MIN } from "../components/deploy/host-commands";
+import { BATCH_SIZE_MAX, PIDS_MAX, PIDS_MIN } from "../components/deploy/host-commands";
+import { hostDefaults, hostLimits } from "../components/deploy/host-facts";
 import { hostPatterns } from "./patterns";
 
 const {
@@ -28,7 +29,7 @@ export const DEFAULT_PROXY_IMAGE =
 /** Limits of each app container unless deploy.limits says otherwise. */
 export const DEFAULT_LIMITS = { memory: "512m", pids: 512 } as const;
 
-const port = z.number().int().min(1).max(65535);
+const port = z.number().int().min(hostLimits.port.min).max(hostLimits.port.max);
 const positive = z.number().int().min(1);
 
 const hostSchema = z.strictObject({
@@ -60,10 +61,10 @@ export const deploySchema = z
             error: "must be an image repository without tag, such as registry.example.com/acme/web-app",
         }),
         resolveDigest: z.boolean().default(true),
-        publicPort: port.default(80),
-        appPort: port.default(8000),
-        bluePort: port.default(18001),
-        greenPort: port.default(18002),
+        publicPort: port.default(hostDefaults.publicPort),
+        appPort: port.default(hostDefaults.appPort),
+        bluePort: port.default(hostDefaults.bluePort),
+        greenPort: port.default(hostDefaults.greenPort),
         proxyImage: z
             .string()
             .regex(proxyImage, {
@@ -97,16 +98,22 @@ export const deploySchema = z
                 path: z
                     .string()
                     .regex(urlPath, { error: "must be a URL path such as /health" })
-                    .default("/health"),
-                successes: positive.max(100).default(3),
-                intervalMs: positive.max(60000).default(500),
-                timeoutSeconds: positive.max(3600).default(60),
+                    .default(hostDefaults.health.path),
+                successes: positive
+                    .max(hostLimits.healthSuccesses.max)
+                    .default(hostDefaults.health.successes),
+                intervalMs: positive
+                    .max(hostLimits.healthIntervalMs.max)
+                    .default(hostDefaults.health.intervalMs),
+                timeoutSeconds: positive
+                    .max(hostLimits.healthTimeoutSeconds.max)
+                    .default(hostDefaults.health.timeoutSeconds),
             })
             .prefault({}),
         smokePaths: z
             .array(z.string().regex(urlPath, { error: "must be a URL path such as /version" }))
             .default(["/health"]),
-        batchSize: positive.max(100).default(1),
+        batchSize: positive.max(BATCH_SIZE_MAX).default(1),
         /** Names this stack's app on its hosts, so several stacks can share a host. */
         instance: z
             .string()
@@ -114,14 +121,16 @@ export const deploySchema = z
             .optional(),
         /** The address the proxy listens on; all addresses when unset. */
         bind: z.string().regex(bindAddress, { error: "must be an IP address such as 127.0.0.1" }).optional(),
-        keepReleases: positive.max(100).default(20),
+        keepReleases: positive.max(hostLimits.keepReleases.max).default(hostDefaults.keepReleases),
         /** Seconds a release waits for another release's lock on a host before failing. */
         lockTimeoutSeconds: z
             .number({ error: "must be a whole number of seconds, 0 to fail at once" })
             .int({ error: "must be a whole number of seconds, 0 to fail at once" })
-            .min(0, { error: "must be 0 or more seconds" })
-            .max(3600, { error: "must be at most 3600 seconds" })
-            .default(120),
+            .min(hostLimits.lockTimeoutSeconds.min, { error: "must be 0 or more seconds" })
+            .max(hostLimits.lockTimeoutSeconds.max, {
+                error: `must be at most ${hostLimits.lockTimeoutSeconds.max} seconds`,
+            })
+            .default(hostDefaults.lockTimeoutSeconds),
     })
     .refine((d) => new Set(d.hosts.map((h) => h.name)).size === d.hosts.length, {
         error: "host names must be unique",

@@ -8,10 +8,13 @@
  * config validation has already checked it: the component may be given values from elsewhere.
  */
 import * as path from "path";
-import { hostPatterns } from "./patterns";
+import { hostDefaults, hostLimits, hostToolPath } from "./host-facts";
+import { hostPatterns, ownerPattern } from "./patterns";
+
+const { port, lockTimeoutSeconds: lockTimeout } = hostLimits;
 
 /** Where the host tool is installed, relative to the deploy user's home directory. */
-export const TOOL_PATH = ".local/bin/bluegreen";
+export const TOOL_PATH = hostToolPath;
 /**
  * What the deploy key asks a host to run: `bluegreen <subcommand> <options>`, plain words. The host's
  * gate (host/bluegreen-gate, the key's forced command) checks them and runs the installed tool.
@@ -40,14 +43,16 @@ function checkInt(what: string, value: number, min: number, max: number): string
 export const BATCH_SIZE_MAX = 100;
 
 /** Bounds of an app container's pids limit (the tool checks the same). */
-export const PIDS_MIN = 16;
-export const PIDS_MAX = 65536;
+export const PIDS_MIN = hostLimits.pids.min;
+export const PIDS_MAX = hostLimits.pids.max;
 
 /** Checks a memory limit: a size in m or g, at least Docker's minimum of 6m. */
 export function checkMemory(memory: string): string {
     check("limits.memory", memory, patterns.memory, "must be a size such as 512m or 2g");
-    if (memory.endsWith("m") && Number(memory.slice(0, -1)) < 6) {
-        throw new Error(`invalid limits.memory ${JSON.stringify(memory)}: Docker needs at least 6m`);
+    if (memory.endsWith("m") && Number(memory.slice(0, -1)) < hostLimits.memoryMinMegabytes) {
+        throw new Error(
+            `invalid limits.memory ${JSON.stringify(memory)}: Docker needs at least ${hostLimits.memoryMinMegabytes}m`,
+        );
     }
     return memory;
 }
@@ -115,13 +120,13 @@ export function toolOptions(s: HostReleaseSettings): string[] {
     }
     args.push(
         "--public-port",
-        checkInt("publicPort", s.publicPort, 1, 65535),
+        checkInt("publicPort", s.publicPort, port.min, port.max),
         "--app-port",
-        checkInt("appPort", s.appPort, 1, 65535),
+        checkInt("appPort", s.appPort, port.min, port.max),
         "--blue-port",
-        checkInt("bluePort", s.bluePort, 1, 65535),
+        checkInt("bluePort", s.bluePort, port.min, port.max),
         "--green-port",
-        checkInt("greenPort", s.greenPort, 1, 65535),
+        checkInt("greenPort", s.greenPort, port.min, port.max),
         "--proxy-image",
         check(
             "proxyImage",
@@ -132,15 +137,30 @@ export function toolOptions(s: HostReleaseSettings): string[] {
         "--health-path",
         check("health.path", s.health.path, patterns.urlPath, "must be a URL path such as /health"),
         "--health-successes",
-        checkInt("health.successes", s.health.successes, 1, 100),
+        checkInt(
+            "health.successes",
+            s.health.successes,
+            hostLimits.healthSuccesses.min,
+            hostLimits.healthSuccesses.max,
+        ),
         "--health-interval-ms",
-        checkInt("health.intervalMs", s.health.intervalMs, 1, 60000),
+        checkInt(
+            "health.intervalMs",
+            s.health.intervalMs,
+            hostLimits.healthIntervalMs.min,
+            hostLimits.healthIntervalMs.max,
+        ),
         "--health-timeout",
-        checkInt("health.timeoutSeconds", s.health.timeoutSeconds, 1, 3600),
+        checkInt(
+            "health.timeoutSeconds",
+            s.health.timeoutSeconds,
+            hostLimits.healthTimeoutSeconds.min,
+            hostLimits.healthTimeoutSeconds.max,
+        ),
         "--lock-timeout",
-        checkInt("lockTimeoutSeconds", s.lockTimeoutSeconds, 0, 86400),
+        checkInt("lockTimeoutSeconds", s.lockTimeoutSeconds, lockTimeout.min, lockTimeout.max),
         "--keep-releases",
-        checkInt("keepReleases", s.keepReleases, 1, 100),
+        checkInt("keepReleases", s.keepReleases, hostLimits.keepReleases.min, hostLimits.keepReleases.max),
         "--memory",
         checkMemory(s.limits.memory),
         "--pids-limit",
@@ -195,7 +215,7 @@ export function orchestratorArgs(t: ReleaseTarget, s: HostReleaseSettings, o: Or
     for (const h of o.hosts) {
         check("host name", h.name, patterns.hostName, "must be a short lowercase name such as web-1");
         check(`address of ${h.name}`, h.address, patterns.hostAddress, "must be a host name or IP address");
-        checkInt(`port of ${h.name}`, h.port, 1, 65535);
+        checkInt(`port of ${h.name}`, h.port, port.min, port.max);
         check(`host key of ${h.name}`, h.hostKey, patterns.hostKey, 'must be "<type> <base64>"');
         args.push("--host", `${h.name} ${h.address} ${h.port} ${h.hostKey}`);
     }
@@ -247,7 +267,6 @@ export function installCommand(options: { instance?: string; owner?: string } = 
 }
 
 /** Names the resource that owns an instance on a host: `bluegreen claim`'s and uninstall's --owner. */
-const ownerPattern = /^[A-Za-z0-9_.-]{1,200}$/;
 
 function instanceArgs(instance: string | undefined): string[] {
     return instance === undefined
@@ -275,7 +294,15 @@ export function uninstallCommand(
     options: { instance?: string; lockTimeoutSeconds?: number; owner?: string } = {},
 ): string {
     const args = ["uninstall", ...instanceArgs(options.instance)];
-    args.push("--lock-timeout", checkInt("lockTimeoutSeconds", options.lockTimeoutSeconds ?? 120, 0, 86400));
+    args.push(
+        "--lock-timeout",
+        checkInt(
+            "lockTimeoutSeconds",
+            options.lockTimeoutSeconds ?? hostDefaults.lockTimeoutSeconds,
+            lockTimeout.min,
+            lockTimeout.max,
+        ),
+    );
     if (options.owner !== undefined) {
         args.push("--owner", check("owner", options.owner, ownerPattern, "letters, digits, . _ - only"));
     }
