@@ -7,6 +7,7 @@
  * is built inside the approval-gated deploy job, so nothing is pushed, and no tag moves, before a
  * reviewer approves, and the job approves once per release.
  */
+import { hostPatterns } from "../deploy/patterns";
 import { variableNames, deployHostVariableName, secretNames } from "../credentials";
 import { buildPush, checkout, createAppToken, metadata, pulumiAction, setupBuildx } from "./actions";
 import {
@@ -41,7 +42,9 @@ export const productionDeploy = {
 const semverPattern = "^(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)\\.(0|[1-9][0-9]*)(-[0-9A-Za-z][0-9A-Za-z.-]*)?$";
 /** A full commit SHA: the staging image tag. */
 const commitPattern = "^[0-9a-f]{40}$";
-const digestPattern = "^sha256:[a-f0-9]{64}$";
+/** Bash's =~ reads these as JavaScript does: plain anchors, classes and counts. */
+const digestPattern = hostPatterns.digest.source;
+const versionPattern = hostPatterns.version.source;
 
 /**
  * The line of a GitHub release's body that names the image a version was released as, for people
@@ -239,7 +242,10 @@ function recordPreviousStep(s: WorkflowRenderSettings, stack: string): Step {
         id: "previous",
         "working-directory": s.pulumiDir,
         env: { ...pulumiEnv(s), STACK: stack },
-        run: scriptText("record-previous.sh", { DIGEST_PATTERN: digestPattern }),
+        run: scriptText("record-previous.sh", {
+            DIGEST_PATTERN: digestPattern,
+            VERSION_PATTERN: versionPattern,
+        }),
     };
 }
 

@@ -7,6 +7,7 @@
  * scans that version's image, whose tag a release never overwrites. The image is pulled without
  * registry credentials.
  */
+import { hostPatterns } from "../deploy/patterns";
 import { checkout, trivy, uploadSarif } from "./actions";
 import { bashDefaults, expr, Permissions, PermissionReasons, runner, Workflow } from "./model";
 import { scriptText } from "./scripts";
@@ -24,7 +25,7 @@ export const versionPath = "/version";
 
 /** Finds the version an environment serves, from its last successful deployment's URL. */
 export function deployedImageScript(): string {
-    return scriptText("deployed-image.sh");
+    return scriptText("deployed-image.sh", { VERSION_PATTERN: hostPatterns.version.source });
 }
 
 export function securityScanWorkflow(s: WorkflowRenderSettings): Workflow {

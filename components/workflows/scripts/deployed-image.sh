@@ -21,7 +21,7 @@ if ! version="$(jq -er '.version | strings' <<<"${body}")"; then
   echo "::error::${url%/}${VERSION_PATH} does not answer JSON with a version string"
   exit 1
 fi
-if ! [[ "${version}" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]]; then
+if ! [[ "${version}" =~ @VERSION_PATTERN@ ]]; then
   echo "::error::${ENVIRONMENT} reports a version that is no image tag: ${version}"
   exit 1
 fi

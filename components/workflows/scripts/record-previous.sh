@@ -13,7 +13,7 @@ version="$(jq -r '.version // ""' <<<"${outputs}")"
 digest="$(jq -r '.digest // ""' <<<"${outputs}")"
 if [ -z "${version}" ]; then
   echo "::notice::stack ${STACK} has no version output: a first release, with nothing to roll back to"
-elif ! [[ "${version}" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] || ! [[ "${digest}" =~ @DIGEST_PATTERN@ ]]; then
+elif ! [[ "${version}" =~ @VERSION_PATTERN@ ]] || ! [[ "${digest}" =~ @DIGEST_PATTERN@ ]]; then
   echo "::error::stack ${STACK} reports an invalid version or digest: ${version} ${digest}"
   exit 1
 fi
