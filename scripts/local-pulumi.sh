@@ -7,6 +7,8 @@
 #
 # What it sets up around the command, all outside the checkout, so that running it never changes
 # a tracked file:
+#   - Node.js 24 (scripts/provide-node.sh), first on PATH: the language host runs the program with
+#     the `node` it finds there;
 #   - the engine: scripts/provide-engine.sh (the pulumi on PATH when it matches the npm SDK, else
 #     the one built into the machine's cache);
 #   - the state: a file backend in $STATE/backend (PULUMI_BACKEND_URL; the user's own `pulumi login`
@@ -35,6 +37,8 @@ die() {
 (($# > 0)) || die "usage: scripts/local-pulumi.sh PULUMI-COMMAND [ARGS...]"
 [[ -f "$RIG_JSON" ]] || die "no test rig ($RIG_JSON is missing): run scripts/local-up.sh or test/integration/setup.sh first"
 
+node_dir="$("$ROOT/scripts/provide-node.sh")" || die "cannot provide Node.js (see the messages above)"
+export PATH="$node_dir:$PATH"
 engine="$("$ROOT/scripts/provide-engine.sh")" || die "cannot provide the Pulumi engine (see the messages above)"
 export PATH="$engine:$PATH"
 export PULUMI_BACKEND_URL="file://$STATE/backend"

@@ -24,6 +24,11 @@ die() {
 [[ -z "$version" || "$version" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] ||
     die "invalid version $(printf '%q' "$version"): must be an image tag such as 1.0.0"
 
+# Node.js 24 (package.json "engines") for npm, the scripts and the Pulumi language host, which runs
+# the `node` on PATH; installed once per machine when the machine's Node.js is older.
+node_dir="$("$ROOT/scripts/provide-node.sh")" || die "cannot provide Node.js (see the messages above)"
+export PATH="$node_dir:$PATH"
+
 # The program's dependencies, exactly as locked, on a fresh checkout.
 [[ -d "$ROOT/node_modules/@pulumi/pulumi" ]] || (cd "$ROOT" && npm ci --no-audit --no-fund)
 
