@@ -17,7 +17,7 @@
 #     host key and the deploy key as a secret (scripts/local-stack-config.ts), given to every
 #     command that reads config as --config-file; `--config` values (version, digest) land there.
 # STATE is ${CICD_LOCAL_STATE:-${XDG_CACHE_HOME:-~/.cache}/cicd-pipeline/local-state}. The rig must
-# be up (test/integration/setup.sh, run by scripts/local-up.sh); its description is read from
+# be up (testkit/rig-setup.sh, run by scripts/local-up.sh); its description is read from
 # ${BG_RIG_DIR:-/var/lib/bluegreen-rig}/rig.json. The secrets passphrase is
 # ${PULUMI_CONFIG_PASSPHRASE:-local}: it protects nothing here (the key it encrypts is the rig's
 # throw-away test key), the stack uses it because team stacks use the passphrase provider too.
@@ -35,7 +35,7 @@ die() {
 }
 
 (($# > 0)) || die "usage: scripts/local-pulumi.sh PULUMI-COMMAND [ARGS...]"
-[[ -f "$RIG_JSON" ]] || die "no test rig ($RIG_JSON is missing): run scripts/local-up.sh or test/integration/setup.sh first"
+[[ -f "$RIG_JSON" ]] || die "no test rig ($RIG_JSON is missing): run scripts/local-up.sh or testkit/rig-setup.sh first"
 
 node_dir="$("$ROOT/scripts/provide-node.sh")" || die "cannot provide Node.js (see the messages above)"
 export PATH="$node_dir:$PATH"

@@ -4,7 +4,7 @@
 #
 #   scripts/local-up.sh [VERSION]        # default: what the stack serves, else 1.0.0; npm run local:up
 #
-# 1. test/integration/setup.sh: Docker Engine, the loopback registry, the test host's sshd and the
+# 1. testkit/rig-setup.sh: Docker Engine, the loopback registry, the test host's sshd and the
 #    test app images (1.0.0, 2.0.0, 3.0.0-unhealthy, ...). Needs root on Debian.
 # 2. `pulumi up` of the local stack (scripts/local-pulumi.sh: engine, state and config outside
 #    the checkout) with version=VERSION and its digest in the loopback registry.
@@ -32,7 +32,7 @@ export PATH="$node_dir:$PATH"
 # The program's dependencies, exactly as locked, on a fresh checkout.
 [[ -d "$ROOT/node_modules/@pulumi/pulumi" ]] || (cd "$ROOT" && npm ci --no-audit --no-fund)
 
-bash "$ROOT/test/integration/setup.sh"
+bash "$ROOT/testkit/rig-setup.sh"
 
 # Without a version, keep what the stack serves (a first run releases 1.0.0).
 if [[ -z "$version" ]]; then

@@ -23,7 +23,7 @@ import {
     sshArgs,
     status,
     target,
-} from "./rig";
+} from "../../testkit/rig";
 import {
     commandLine,
     HostReleaseSettings,

@@ -16,7 +16,7 @@ import {
     run,
     settingsFor,
     target,
-} from "./rig";
+} from "../../testkit/rig";
 import {
     HostReleaseSettings,
     HostTarget,

@@ -1,6 +1,6 @@
 import * as assert from "assert";
 import { ConfigError, DEFAULT_PROXY_IMAGE, parseConfig, RawConfig, readStackFile } from "../../config";
-import { testSecrets } from "../mocks";
+import { testSecrets } from "../../testkit/mocks";
 
 type Objects = Record<string, Record<string, unknown>>;
 

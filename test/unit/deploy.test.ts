@@ -18,7 +18,7 @@ import {
     uninstallCommand,
     toolOptions,
 } from "../../components/deploy/release-plan";
-import { outputPromise, promiseOf, RecordingMocks, testDigest, testSecrets } from "../mocks";
+import { outputPromise, promiseOf, RecordingMocks, testDigest, testSecrets } from "../../testkit/mocks";
 
 const digestA = testDigest; // what the mocked registry resolves every tag to
 const digestB = `sha256:${"ef".repeat(32)}`;

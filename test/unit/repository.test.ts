@@ -7,7 +7,7 @@ import { ReleaseTagRules } from "../../components/repository/release-tag-rules";
 import { RepositorySecrets } from "../../components/repository/repository-secrets";
 import { classicPatternMatches } from "../../components/repository/unmanaged-protection";
 import { FakeGithub } from "../fake-github";
-import { declareUnderMocks, githubTeamIds, githubUserIds, outputPromise } from "../mocks";
+import { declareUnderMocks, githubTeamIds, githubUserIds, outputPromise } from "../../testkit/mocks";
 
 const types = {
     protection: "github:index/branchProtection:BranchProtection",

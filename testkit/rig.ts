@@ -1,6 +1,6 @@
 /**
  * The real test rig for the blue-green release: Docker Engine, a registry, two sshd "hosts" on
- * loopback, started by setup.sh. Helpers run the host tool over real SSH with the pinned host key,
+ * loopback, started by rig-setup.sh. Helpers run the host tool over real SSH with the pinned host key,
  * exactly as release-hosts and the Pulumi component do. The deploy key is restricted as on a real
  * host (scripts/host-setup.sh): it runs only the gate, so what a test does on the host besides the
  * tool it does as the host's admin (this machine's root), with asHostUser.
@@ -21,8 +21,8 @@ import {
     ReleaseTarget,
     TOOL_PATH,
     TOOL_SOURCE,
-} from "../../components/deploy/release-plan";
-import { DEFAULT_LIMITS } from "../../config";
+} from "../components/deploy/release-plan";
+import { DEFAULT_LIMITS } from "../config";
 
 export interface Rig {
     readonly rigDir: string;
@@ -43,7 +43,7 @@ export interface Result {
     readonly stderr: string;
 }
 
-const SETUP = path.join(__dirname, "setup.sh");
+const SETUP = path.join(__dirname, "rig-setup.sh");
 const RIG_DIR = process.env.BG_RIG_DIR ?? "/var/lib/bluegreen-rig";
 
 /** Runs a program; never rejects on a non-zero exit. */
@@ -76,7 +76,7 @@ export function ensureRig(): Promise<Rig | string> {
         if (!fs.existsSync("/usr/bin/apt-get")) return "the integration rig needs Debian's apt-get";
         const started = Date.now();
         const r = await run("bash", [SETUP], { env: { ...process.env, BG_RIG_DIR: RIG_DIR } });
-        if (r.code !== 0) throw new Error(`test/integration/setup.sh failed (exit ${r.code}):\n${r.stderr}`);
+        if (r.code !== 0) throw new Error(`testkit/rig-setup.sh failed (exit ${r.code}):\n${r.stderr}`);
         console.log(`      (rig ready in ${((Date.now() - started) / 1000).toFixed(1)}s)`);
         return JSON.parse(fs.readFileSync(path.join(RIG_DIR, "rig.json"), "utf8")) as Rig;
     })();

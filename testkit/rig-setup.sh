@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Starts everything the blue-green integration tests and the release benchmark need, on loopback:
+# The shared test rig: starts everything the integration and end-to-end tests, the local stack
+# (scripts/local-up.sh) and the benchmarks need, on loopback:
 # Docker Engine, a registry, two sshd "hosts" with a test user and key, the test app images and a
 # proxy image, all built FROM scratch (there is no Docker Hub). Idempotent: safe to run twice; what
 # already runs is left alone. Needs root on Debian; installs what is missing with apt-get.
@@ -16,7 +17,7 @@ HOSTS=(host-a:2222 host-b:2223)
 APP_REPO="$REGISTRY_ADDR/bluegreen-test/app"
 PROXY_REPO="$REGISTRY_ADDR/bluegreen-test/haproxy"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-APP_SRC="$HERE/../fixtures/app"
+APP_SRC="$HERE/app"
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 die() {
@@ -124,7 +125,7 @@ setup_user() {
     # The deploy key restricted to the release tool, exactly as a host's admin sets it up: the gate,
     # the pinned tool digest and the authorized_keys line with the forced command (converges on
     # every run; an unrestricted line for the key is replaced).
-    bash "$HERE/../../scripts/host-setup.sh" --user "$TEST_USER" --public-key "$RIG_DIR/id_ed25519.pub" |
+    bash "$HERE/../scripts/host-setup.sh" --user "$TEST_USER" --public-key "$RIG_DIR/id_ed25519.pub" |
         quiet bash
 }
 
