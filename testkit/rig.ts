@@ -296,3 +296,27 @@ export async function inspect(
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A test image of the test's own: the rig's image of `version` with a label naming `owner`, built,
+ * pushed to the rig's registry as REGISTRY/bluegreen-test/OWNER:VERSION and returned as a release
+ * target. Its image id and digest differ from the rig's image, so what a test asserts about it
+ * (pruned, pulled again) does not depend on other instances on the machine (the local stack, a
+ * benchmark) that run the rig's images. The same owner and version give the same digest each run.
+ */
+export async function ownImage(rig: Rig, owner: string, version: string): Promise<ReleaseTarget> {
+    const base = target(rig, version);
+    const image = `${rig.registry}/bluegreen-test/${owner}`;
+    const tag = `${image}:${version}`;
+    const dockerfile = `FROM ${base.image}@${base.digest}\nLABEL bluegreen.test.owner="${owner}"\n`;
+    const build = await run("docker", ["build", "-q", "-t", tag, "-"], { input: dockerfile });
+    if (build.code !== 0) throw new Error(`docker build of ${tag} failed:\n${build.stderr}`);
+    const push = await run("docker", ["push", "-q", tag]);
+    if (push.code !== 0) throw new Error(`docker push ${tag} failed:\n${push.stderr}`);
+    const digests = await run("docker", ["image", "inspect", "--format", "{{json .RepoDigests}}", tag]);
+    const digest = (JSON.parse(digests.stdout || "[]") as string[])
+        .find((d) => d.startsWith(`${image}@`))
+        ?.slice(image.length + 1);
+    if (!digest) throw new Error(`no registry digest for ${tag}: ${digests.stdout}${digests.stderr}`);
+    return { image, version, digest };
+}
