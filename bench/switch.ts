@@ -2,16 +2,19 @@
  * npm run bench:switch [-- N] — how long a blue-green switch of the local stack takes end to end,
  * against the host-side release it runs.
  *
- * Switches the local stack N times (default 6, even: it ends on the version it started from)
- * between two test versions with `scripts/local-up.sh VERSION`, the command a user runs, and times
- * each run from start to exit (rig check, Node.js and engine, `pulumi up`, the served version
- * checked). The host-side release time is the tool's own figure: duration_s of that release in the
- * host's release log (`bluegreen history`). The last line is:
+ * After one switch that is not measured, switches the local stack N times (default 6, a multiple
+ * of 3) through three test versions with `scripts/local-up.sh VERSION`, the command a user runs,
+ * and times each run from start to exit (rig check, Node.js and engine, `pulumi up`, the served
+ * version checked). Three versions, so that each release starts a new container: the version
+ * released is never the colour the host retained for an instant rollback. The host-side release
+ * time is the tool's own figure: duration_s of that release in the host's release log
+ * (`bluegreen history`). The last line is:
  *
  *   switches=N switch_s=S release_s=R ratio=S/R
  *
  * S and R are medians. Needs the rig (root on Debian), like scripts/local-up.sh; a first run
- * brings the stack up at 1.0.0 before measuring.
+ * brings the stack up at 1.0.0 before measuring. It leaves the stack one version on from where it
+ * found it.
  */
 import * as fs from "fs";
 import * as path from "path";
@@ -19,7 +22,7 @@ import * as YAML from "yaml";
 import { history, Rig, run } from "../testkit/rig";
 
 const ROOT = path.resolve(__dirname, "..");
-const VERSIONS = ["1.0.0", "2.0.0"];
+const VERSIONS = ["1.0.0", "2.0.0", "2.1.0"];
 
 const median = (xs: number[]) => {
     const s = [...xs].sort((a, b) => a - b);
@@ -46,8 +49,10 @@ async function localUp(version: string): Promise<number> {
 
 async function main(): Promise<void> {
     const n = Number(process.argv[2] ?? 6);
-    if (!Number.isInteger(n) || n < 2 || n % 2 !== 0)
-        throw new Error(`the number of switches must be an even number of 2 or more, not ${process.argv[2]}`);
+    if (!Number.isInteger(n) || n < 3 || n % VERSIONS.length !== 0)
+        throw new Error(
+            `the number of switches must be a multiple of ${VERSIONS.length}, not ${process.argv[2]}`,
+        );
 
     const current = await run(path.join(ROOT, "scripts/local-pulumi.sh"), ["stack", "output", "version"]);
     let from = current.stdout.trim();
@@ -63,14 +68,18 @@ async function main(): Promise<void> {
     const host = rig.hosts.find((h) => h.address === stack.address && h.port === stack.port);
     if (!host) throw new Error(`the rig has no host at ${stack.address}:${stack.port}`);
 
+    // Not measured: the next version may be the colour the host retained (an instant switch).
+    from = VERSIONS[(VERSIONS.indexOf(from) + 1) % VERSIONS.length];
+    await localUp(from);
+
     const switches: number[] = [];
     const releases: number[] = [];
     for (let i = 0; i < n; i++) {
-        const to = VERSIONS.find((v) => v !== from)!;
+        const to = VERSIONS[(VERSIONS.indexOf(from) + 1) % VERSIONS.length];
         const seconds = await localUp(to);
         const last = (await history(rig, host, stack.instance)).at(-1);
-        if (last?.version !== to || last.result !== "success")
-            throw new Error(`the host's release log does not end with a successful release of ${to}`);
+        if (last?.version !== to || last.result !== "success" || last.instant !== false)
+            throw new Error(`the host's release log does not end with a new (not instant) release of ${to}`);
         const release = Number(last.duration_s);
         console.log(
             `switch ${i + 1}/${n}: ${from} -> ${to} in ${seconds.toFixed(2)}s (host-side release ${release.toFixed(2)}s)`,

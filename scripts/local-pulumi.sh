@@ -60,22 +60,23 @@ if [[ ! -f "$STATE/backend/.pulumi/stacks/cicd-pipeline/$STACK.json" ]] &&
     pulumi --cwd "$init" stack init "$STACK" --secrets-provider passphrase --no-select >&2
 fi
 
-# The machine's stack config; rewritten only when the committed file or the rig changed.
-(cd "$ROOT" && node_modules/.bin/ts-node --transpile-only scripts/local-stack-config.ts \
-    --committed "$ROOT/Pulumi.$STACK.yaml" --rig "$RIG_JSON" --out "$CONFIG_FILE") ||
-    die "cannot write $CONFIG_FILE"
-key_file="$(node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).privateKeyFile)' "$RIG_JSON")"
-key_sum="$(sha256sum "$key_file" | cut -d' ' -f1)"
-if ! grep -q "^  cicd-pipeline:deploySshKey:" "$CONFIG_FILE" ||
-    [[ "$(cat "$STATE/deploy-key.sha256" 2>/dev/null || true)" != "$key_sum" ]]; then
-    pulumi --cwd "$ROOT" config set --stack "$STACK" --config-file "$CONFIG_FILE" --secret deploySshKey <"$key_file"
-    printf '%s\n' "$key_sum" >"$STATE/deploy-key.sha256"
-fi
-
-# The commands that read stack config get the machine's copy; every command gets the stack.
+# The commands that read stack config get the machine's copy, brought up to date first (rewritten
+# only when the committed file or the rig changed); every command gets the stack.
 extra=(--stack "$STACK")
 case "$1" in
-    up | update | preview | destroy | refresh | config) extra+=(--config-file "$CONFIG_FILE") ;;
+    up | update | preview | destroy | refresh | config)
+        extra+=(--config-file "$CONFIG_FILE")
+        (cd "$ROOT" && node_modules/.bin/ts-node --transpile-only scripts/local-stack-config.ts \
+            --committed "$ROOT/Pulumi.$STACK.yaml" --rig "$RIG_JSON" --out "$CONFIG_FILE") ||
+            die "cannot write $CONFIG_FILE"
+        key_file="$(node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).privateKeyFile)' "$RIG_JSON")"
+        key_sum="$(sha256sum "$key_file" | cut -d' ' -f1)"
+        if ! grep -q "^  cicd-pipeline:deploySshKey:" "$CONFIG_FILE" ||
+            [[ "$(cat "$STATE/deploy-key.sha256" 2>/dev/null || true)" != "$key_sum" ]]; then
+            pulumi --cwd "$ROOT" config set --stack "$STACK" --config-file "$CONFIG_FILE" --secret deploySshKey <"$key_file"
+            printf '%s\n' "$key_sum" >"$STATE/deploy-key.sha256"
+        fi
+        ;;
 esac
 if [[ "$1" == stack || "$1" == config ]] && (($# > 1)) && [[ "$2" != -* ]]; then
     # Flags go after the subcommand (pulumi stack output ..., pulumi config get ...).
