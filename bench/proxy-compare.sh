@@ -13,7 +13,7 @@
 #   haproxy  requests=338987 errors=0   p99_ms=21.61   (an earlier run: 209695 requests, 0 errors)
 # Reloads close keep-alive connections that clients are about to reuse; HAProxy's runtime API
 # changes server states inside the running process, so no connection is closed. Hence HAProxy.
-# Needs the rig from test/integration/setup.sh (Docker, registry, test images) and Debian's
+# Needs the rig from testkit/rig-setup.sh (Docker, registry, test images) and Debian's
 # nginx-light, caddy, haproxy, wrk, socat and curl. Sends traffic to 127.0.0.1 only.
 set -euo pipefail
 

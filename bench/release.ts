@@ -1,5 +1,5 @@
 /**
- * npm run bench:release — releases under constant load, on the real rig (test/integration/setup.sh).
+ * npm run bench:release — releases under constant load, on the real rig (testkit/rig-setup.sh).
  *
  * autocannon keeps 100 keep-alive connections busy through the proxy's public port for the whole
  * run, while the host tool, over SSH, performs 20 consecutive releases alternating two versions
@@ -26,7 +26,7 @@ import {
     settingsFor,
     sleep,
     target,
-} from "../test/integration/rig";
+} from "../testkit/rig";
 import { releaseArgs } from "../components/deploy/host-commands";
 
 const RELEASES = 20;

@@ -4,7 +4,7 @@
  * over the following RUNS builds (default 5), each re-evaluating the program from scratch.
  */
 import { performance } from "perf_hooks";
-import { buildStack } from "../test/mocks";
+import { buildStack } from "../testkit/mocks";
 
 async function main(): Promise<void> {
     const runs = Number(process.argv[2] ?? 5);

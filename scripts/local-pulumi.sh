@@ -7,6 +7,8 @@
 #
 # What it sets up around the command, all outside the checkout, so that running it never changes
 # a tracked file:
+#   - Node.js 24 (scripts/provide-node.sh), first on PATH: the language host runs the program with
+#     the `node` it finds there;
 #   - the engine: scripts/provide-engine.sh (the pulumi on PATH when it matches the npm SDK, else
 #     the one built into the machine's cache);
 #   - the state: a file backend in $STATE/backend (PULUMI_BACKEND_URL; the user's own `pulumi login`
@@ -15,7 +17,7 @@
 #     host key and the deploy key as a secret (scripts/local-stack-config.ts), given to every
 #     command that reads config as --config-file; `--config` values (version, digest) land there.
 # STATE is ${CICD_LOCAL_STATE:-${XDG_CACHE_HOME:-~/.cache}/cicd-pipeline/local-state}. The rig must
-# be up (test/integration/setup.sh, run by scripts/local-up.sh); its description is read from
+# be up (testkit/rig-setup.sh, run by scripts/local-up.sh); its description is read from
 # ${BG_RIG_DIR:-/var/lib/bluegreen-rig}/rig.json. The secrets passphrase is
 # ${PULUMI_CONFIG_PASSPHRASE:-local}: it protects nothing here (the key it encrypts is the rig's
 # throw-away test key), the stack uses it because team stacks use the passphrase provider too.
@@ -33,8 +35,10 @@ die() {
 }
 
 (($# > 0)) || die "usage: scripts/local-pulumi.sh PULUMI-COMMAND [ARGS...]"
-[[ -f "$RIG_JSON" ]] || die "no test rig ($RIG_JSON is missing): run scripts/local-up.sh or test/integration/setup.sh first"
+[[ -f "$RIG_JSON" ]] || die "no test rig ($RIG_JSON is missing): run scripts/local-up.sh or testkit/rig-setup.sh first"
 
+node_dir="$("$ROOT/scripts/provide-node.sh")" || die "cannot provide Node.js (see the messages above)"
+export PATH="$node_dir:$PATH"
 engine="$("$ROOT/scripts/provide-engine.sh")" || die "cannot provide the Pulumi engine (see the messages above)"
 export PATH="$engine:$PATH"
 export PULUMI_BACKEND_URL="file://$STATE/backend"
@@ -56,22 +60,23 @@ if [[ ! -f "$STATE/backend/.pulumi/stacks/cicd-pipeline/$STACK.json" ]] &&
     pulumi --cwd "$init" stack init "$STACK" --secrets-provider passphrase --no-select >&2
 fi
 
-# The machine's stack config; rewritten only when the committed file or the rig changed.
-(cd "$ROOT" && node_modules/.bin/ts-node --transpile-only scripts/local-stack-config.ts \
-    --committed "$ROOT/Pulumi.$STACK.yaml" --rig "$RIG_JSON" --out "$CONFIG_FILE") ||
-    die "cannot write $CONFIG_FILE"
-key_file="$(node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).privateKeyFile)' "$RIG_JSON")"
-key_sum="$(sha256sum "$key_file" | cut -d' ' -f1)"
-if ! grep -q "^  cicd-pipeline:deploySshKey:" "$CONFIG_FILE" ||
-    [[ "$(cat "$STATE/deploy-key.sha256" 2>/dev/null || true)" != "$key_sum" ]]; then
-    pulumi --cwd "$ROOT" config set --stack "$STACK" --config-file "$CONFIG_FILE" --secret deploySshKey <"$key_file"
-    printf '%s\n' "$key_sum" >"$STATE/deploy-key.sha256"
-fi
-
-# The commands that read stack config get the machine's copy; every command gets the stack.
+# The commands that read stack config get the machine's copy, brought up to date first (rewritten
+# only when the committed file or the rig changed); every command gets the stack.
 extra=(--stack "$STACK")
 case "$1" in
-    up | update | preview | destroy | refresh | config) extra+=(--config-file "$CONFIG_FILE") ;;
+    up | update | preview | destroy | refresh | config)
+        extra+=(--config-file "$CONFIG_FILE")
+        (cd "$ROOT" && node_modules/.bin/ts-node --transpile-only scripts/local-stack-config.ts \
+            --committed "$ROOT/Pulumi.$STACK.yaml" --rig "$RIG_JSON" --out "$CONFIG_FILE") ||
+            die "cannot write $CONFIG_FILE"
+        key_file="$(node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).privateKeyFile)' "$RIG_JSON")"
+        key_sum="$(sha256sum "$key_file" | cut -d' ' -f1)"
+        if ! grep -q "^  cicd-pipeline:deploySshKey:" "$CONFIG_FILE" ||
+            [[ "$(cat "$STATE/deploy-key.sha256" 2>/dev/null || true)" != "$key_sum" ]]; then
+            pulumi --cwd "$ROOT" config set --stack "$STACK" --config-file "$CONFIG_FILE" --secret deploySshKey <"$key_file"
+            printf '%s\n' "$key_sum" >"$STATE/deploy-key.sha256"
+        fi
+        ;;
 esac
 if [[ "$1" == stack || "$1" == config ]] && (($# > 1)) && [[ "$2" != -* ]]; then
     # Flags go after the subcommand (pulumi stack output ..., pulumi config get ...).

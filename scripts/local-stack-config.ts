@@ -1,6 +1,6 @@
 /**
  * Writes the machine's copy of Pulumi.local.yaml: the committed file, with what differs per machine
- * filled in from the test rig (test/integration/setup.sh). scripts/local-pulumi.sh runs pulumi with
+ * filled in from the test rig (testkit/rig-setup.sh). scripts/local-pulumi.sh runs pulumi with
  * --config-file on that copy, so the checkout's Pulumi.local.yaml is never written to.
  *
  *   ts-node scripts/local-stack-config.ts --committed Pulumi.local.yaml --rig RIG.json --out FILE
@@ -58,7 +58,7 @@ export function machineStackFile(committed: string, rig: RigHosts, earlier?: str
             const found = rig.hosts.find((r) => r.address === h.address && r.port === port);
             if (!found) {
                 throw new Error(
-                    `the rig has no host at ${h.address}:${port}; run test/integration/setup.sh (hosts: ${rig.hosts
+                    `the rig has no host at ${h.address}:${port}; run testkit/rig-setup.sh (hosts: ${rig.hosts
                         .map((r) => `${r.address}:${r.port}`)
                         .join(", ")})`,
                 );

@@ -4,7 +4,7 @@
 #
 #   scripts/local-up.sh [VERSION]        # default: what the stack serves, else 1.0.0; npm run local:up
 #
-# 1. test/integration/setup.sh: Docker Engine, the loopback registry, the test host's sshd and the
+# 1. testkit/rig-setup.sh: Docker Engine, the loopback registry, the test host's sshd and the
 #    test app images (1.0.0, 2.0.0, 3.0.0-unhealthy, ...). Needs root on Debian.
 # 2. `pulumi up` of the local stack (scripts/local-pulumi.sh: engine, state and config outside
 #    the checkout) with version=VERSION and its digest in the loopback registry.
@@ -24,10 +24,15 @@ die() {
 [[ -z "$version" || "$version" =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] ||
     die "invalid version $(printf '%q' "$version"): must be an image tag such as 1.0.0"
 
+# Node.js 24 (package.json "engines") for npm, the scripts and the Pulumi language host, which runs
+# the `node` on PATH; installed once per machine when the machine's Node.js is older.
+node_dir="$("$ROOT/scripts/provide-node.sh")" || die "cannot provide Node.js (see the messages above)"
+export PATH="$node_dir:$PATH"
+
 # The program's dependencies, exactly as locked, on a fresh checkout.
 [[ -d "$ROOT/node_modules/@pulumi/pulumi" ]] || (cd "$ROOT" && npm ci --no-audit --no-fund)
 
-bash "$ROOT/test/integration/setup.sh"
+bash "$ROOT/testkit/rig-setup.sh"
 
 # Without a version, keep what the stack serves (a first run releases 1.0.0).
 if [[ -z "$version" ]]; then
@@ -47,7 +52,9 @@ digest="$(node -e '
     process.stdout.write(d);
 ' "$RIG_JSON" "$version")" || die "cannot find the digest of $version"
 
-"$ROOT/scripts/local-pulumi.sh" up --yes --config "version=$version" --config "digest=$digest"
+# --skip-preview: with --yes nobody reads a preview, and the update runs the same program and
+# checks; skipping it saves a whole program run. `scripts/local-pulumi.sh preview` shows one.
+"$ROOT/scripts/local-pulumi.sh" up --yes --skip-preview --config "version=$version" --config "digest=$digest"
 
 url="$("$ROOT/scripts/local-pulumi.sh" stack output environmentUrl 2>/dev/null)"
 served="$(curl -fsS -m 5 "$url/version")" || die "$url/version does not answer"

@@ -19,27 +19,27 @@
 #        libexec/pulumi, libexec/pulumi-language-nodejs
 #        plugins/pulumi-resource-command, home/plugins/resource-command-v<version>/
 #        src/                (the vendored source snapshots, unpacked for a build)
-#    - the CLI from the Go module proxy, through the wrapper module engine/pulumi;
+#    - the CLI from the Go module proxy, through the wrapper module tools/engine/pulumi;
 #    - the language host and the command provider from the unmodified upstream source snapshots in
-#      the vendor directory (the proxy refuses their modules), checked against engine/vendor.sha256,
-#      with the go.mod/go.sum in engine/language-nodejs and engine/pulumi-command and the two source
+#      the vendor directory (the proxy refuses their modules), checked against tools/engine/vendor.sha256,
+#      with the go.mod/go.sum in tools/engine/language-nodejs and tools/engine/pulumi-command and the two source
 #      changes described where they are applied below.
 #    A warm cache rebuilds nothing and needs no vendor directory; a changed input rebuilds that
 #    binary only. An installed command plugin of the pinned version in the user's
 #    ${PULUMI_HOME:-~/.pulumi}/plugins or on PATH is preferred to the one built here.
 #
 # Versions: @pulumi/pulumi and @pulumi/command from package-lock.json (else package.json); the CLI
-# from engine/pulumi/go.mod; the language host and the command provider from the snapshots named in
-# engine/vendor.sha256. The command provider's snapshot must be the version @pulumi/command pins.
+# from tools/engine/pulumi/go.mod; the language host and the command provider from the snapshots named in
+# tools/engine/vendor.sha256. The command provider's snapshot must be the version @pulumi/command pins.
 #
 # Environment: PULUMI_ENGINE_CACHE (cache directory), CICD_VENDOR_DIR (the vendored snapshots;
 # default: shared/vendor beside the repository, <repo>/../shared/vendor), PULUMI_HOME (where a real
 # install keeps its plugins), GOCACHE/GOMODCACHE/GOPROXY (as for any go build). Needs: go (the
-# version in engine/*/go.mod or newer), tar, node (to read the lock file), flock, sha256sum.
+# version in tools/engine/*/go.mod or newer), tar, node (to read the lock file), flock, sha256sum.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-ENGINE="$ROOT/engine"
+ENGINE="$ROOT/tools/engine"
 VENDOR="$(realpath -m "${CICD_VENDOR_DIR:-$ROOT/../shared/vendor}")"
 
 log() { printf 'provide-engine: %s\n' "$*" >&2; }
@@ -84,11 +84,11 @@ gomod_version() {
 }
 
 # snapshot NAME: the file name of the vendored snapshot of NAME (NAME-<version>.tar.gz) listed in
-# engine/vendor.sha256.
+# tools/engine/vendor.sha256.
 snapshot() {
     local f
     f="$(awk -v n="$1" '$2 ~ "^" n "-[0-9][0-9.]*\\.tar\\.gz$" { print $2 }' "$ENGINE/vendor.sha256")"
-    [[ -n "$f" && "$f" != *$'\n'* ]] || die "engine/vendor.sha256 must list exactly one $1-<version>.tar.gz"
+    [[ -n "$f" && "$f" != *$'\n'* ]] || die "tools/engine/vendor.sha256 must list exactly one $1-<version>.tar.gz"
     printf '%s\n' "$f"
 }
 snapshot_version() {
@@ -171,11 +171,11 @@ COMMAND_SNAPSHOT="$(snapshot pulumi-command)"
 GO_PROVIDER_SNAPSHOT="$(snapshot pulumi-go-provider)"
 HOST_VERSION="$(snapshot_version "$HOST_SNAPSHOT")"
 [[ "$(snapshot_version "$COMMAND_SNAPSHOT")" == "$COMMAND_VERSION" ]] ||
-    die "the project pins @pulumi/command $COMMAND_VERSION but engine/vendor.sha256 names $COMMAND_SNAPSHOT;" \
-        "vendor pulumi-command-$COMMAND_VERSION.tar.gz and update engine/vendor.sha256 and engine/pulumi-command"
+    die "the project pins @pulumi/command $COMMAND_VERSION but tools/engine/vendor.sha256 names $COMMAND_SNAPSHOT;" \
+        "vendor pulumi-command-$COMMAND_VERSION.tar.gz and update tools/engine/vendor.sha256 and tools/engine/pulumi-command"
 if [[ "$CLI_VERSION" != "$SDK_VERSION" ]]; then
     log "note: the project pins @pulumi/pulumi $SDK_VERSION; the Go module proxy serves the CLI" \
-        "only up to v$CLI_VERSION (engine/pulumi/go.mod), so the CLI is v$CLI_VERSION"
+        "only up to v$CLI_VERSION (tools/engine/pulumi/go.mod), so the CLI is v$CLI_VERSION"
 fi
 
 CACHE="${PULUMI_ENGINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cicd-pipeline/pulumi-engine/$CLI_VERSION-$HOST_VERSION-$COMMAND_VERSION}"
@@ -195,18 +195,18 @@ GO_VERSION="$(cd "$ENGINE/pulumi" && go env GOVERSION)"
 # inputs_hash FILE...: one hash of the contents of FILEs.
 inputs_hash() { cat "$@" | sha256sum | cut -d' ' -f1; }
 
-# check_snapshot SNAPSHOT: fails unless the vendor directory holds SNAPSHOT as engine/vendor.sha256
+# check_snapshot SNAPSHOT: fails unless the vendor directory holds SNAPSHOT as tools/engine/vendor.sha256
 # names it.
 check_snapshot() {
     local file="$1"
     [[ -d "$VENDOR" ]] || die "the vendored source snapshots are not in $VENDOR: put a copy of shared/ beside" \
         "the repository, or set CICD_VENDOR_DIR to the directory that holds $file"
-    [[ -f "$VENDOR/$file" ]] || die "$VENDOR/$file is missing (engine/vendor.sha256 lists it)"
+    [[ -f "$VENDOR/$file" ]] || die "$VENDOR/$file is missing (tools/engine/vendor.sha256 lists it)"
     (cd "$VENDOR" && grep -F "  $file" "$ENGINE/vendor.sha256" | sha256sum --check --quiet --strict >&2) ||
-        die "$VENDOR/$file is not the snapshot engine/vendor.sha256 names (its sha256 differs)"
+        die "$VENDOR/$file is not the snapshot tools/engine/vendor.sha256 names (its sha256 differs)"
 }
 
-# unpack SNAPSHOT: unpacks the vendored SNAPSHOT, after checking it against engine/vendor.sha256,
+# unpack SNAPSHOT: unpacks the vendored SNAPSHOT, after checking it against tools/engine/vendor.sha256,
 # into a fresh $SRC/<name>-<version> (the snapshots' own top directory).
 unpack() {
     local file="$1" dir="$SRC/${1%.tar.gz}"
@@ -235,7 +235,7 @@ compile() {
     log "built $(basename "$out") in $((SECONDS - start))s"
 }
 
-# The Node.js language host: its snapshot with engine/language-nodejs's go.mod/go.sum
+# The Node.js language host: its snapshot with tools/engine/language-nodejs's go.mod/go.sum
 # (pkg/sdk v3.274.1 in place of the pulumi repository's own, which the snapshot leaves out) and
 # one added file, the monitor proxy's ExistsResource (see the comment in that file).
 HOST_DIR="$SRC/${HOST_SNAPSHOT%.tar.gz}/sdk/nodejs/cmd/pulumi-language-nodejs"
@@ -245,7 +245,7 @@ prepare_host() {
         "$ENGINE/language-nodejs/proxy_exists_resource.go" "$HOST_DIR/"
 }
 
-# The command provider: the pulumi-command snapshot with engine/pulumi-command's go.mod/go.sum,
+# The command provider: the pulumi-command snapshot with tools/engine/pulumi-command's go.mod/go.sum,
 # which replace pulumi-go-provider with its snapshot unpacked beside it and raise pkg/sdk to v3.274.1.
 COMMAND_DIR="$SRC/${COMMAND_SNAPSHOT%.tar.gz}/provider"
 GO_PROVIDER_SCHEMA="$SRC/${GO_PROVIDER_SNAPSHOT%.tar.gz}/middleware/schema/schema.go"
@@ -263,7 +263,7 @@ prepare_command() {
 }
 
 VERSION_VAR=github.com/pulumi/pulumi/sdk/v3/go/common/version.Version
-# snapshot_sum SNAPSHOT: its sha256 in engine/vendor.sha256.
+# snapshot_sum SNAPSHOT: its sha256 in tools/engine/vendor.sha256.
 snapshot_sum() { grep -F "  $1" "$ENGINE/vendor.sha256" | cut -d' ' -f1; }
 
 cli_inputs="$(inputs_hash "$ENGINE/pulumi/go.mod" "$ENGINE/pulumi/go.sum") v$CLI_VERSION"

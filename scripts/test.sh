@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test of the project on a Debian machine, as root: installs what the tests need, then
+# Runs every test of the project on a Debian machine, as root: installs what the tests need (Node.js 24
+# among them, scripts/provide-node.sh), then
 # `npm test` (type check, lint, unit, integration and end-to-end tests). The integration and
 # end-to-end tests start their own services (Docker Engine, a registry, sshd, HAProxy) on loopback
 # and build the Pulumi engine when none is installed. CI runs exactly this script.
@@ -22,6 +23,12 @@ if ((${#missing[@]} > 0)); then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# Node.js 24 (package.json "engines") first on PATH for all that follows: npm ci, npm test, and the
+# Pulumi language host the end-to-end tests start; installed once per machine when the machine's
+# Node.js is older.
+node_dir="$(scripts/provide-node.sh)"
+export PATH="$node_dir:$PATH"
 
 # Exactly the locked dependencies.
 npm ci --no-audit --no-fund

@@ -11,7 +11,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { GithubPlan, RepositoryVisibility } from "../components/repository/github-plan";
-import { RecordingMocks } from "./mocks";
+import { RecordingMocks } from "../testkit/mocks";
 
 const types = {
     branchProtection: "github:index/branchProtection:BranchProtection",

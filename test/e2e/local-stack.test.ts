@@ -16,7 +16,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { asHostUser, ensureRig, get, Rig, run, Result } from "../integration/rig";
+import { asHostUser, ensureRig, get, Rig, run, Result } from "../../testkit/rig";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const PORT = 18610; // the proxy's port in the copy's Pulumi.local.yaml

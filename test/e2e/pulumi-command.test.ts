@@ -24,7 +24,7 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { ensureRig, run, Result } from "../integration/rig";
+import { ensureRig, run, Result } from "../../testkit/rig";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 

@@ -13,6 +13,7 @@ import {
     asHostUser,
     installTool,
     onHost,
+    ownImage,
     removeInstances,
     requireRig,
     resetInstance,
@@ -23,7 +24,7 @@ import {
     sshArgs,
     status,
     target,
-} from "./rig";
+} from "../../testkit/rig";
 import {
     commandLine,
     HostReleaseSettings,
@@ -318,18 +319,25 @@ describe("blue-green release on a real host (integration)", function () {
         // Earlier scenarios' containers still use these images; docker would (rightly) keep them.
         await removeInstances(PREFIX);
         const s = { ...(await fresh("prune", 18220)), keepReleases: 1 };
+        // Images of this test's own: the rig's images may be in use by other instances on the
+        // machine (the local stack serves 1.0.0), which docker rightly refuses to remove.
+        const own: Record<string, ReleaseTarget> = {};
+        for (const v of ["1.0.0", "2.0.0", "5.0.0-slow"]) own[v] = await ownImage(rig, "prune-app", v);
         const has = async (version: string) =>
-            (await run("docker", ["image", "inspect", `${rig.appImage}@${rig.appDigests[version]}`])).code ===
-            0;
-        await releaseOk(s, "1.0.0");
-        await releaseOk(s, "2.0.0");
+            (await run("docker", ["image", "inspect", `${own[version].image}@${own[version].digest}`]))
+                .code === 0;
+        const releaseOwn = async (version: string, extra: string[] = []) => {
+            const r = await release(s, own[version], extra);
+            assert.strictEqual(r.code, 0, `release ${version} failed:\n${r.stderr}`);
+        };
+        await releaseOwn("1.0.0");
+        await releaseOwn("2.0.0");
         assert.ok(await has("1.0.0"), "the retained colour's image stays while it runs");
-        const r = await release(s, target(rig, "5.0.0-slow"), ["--health-timeout", "30"]);
-        assert.strictEqual(r.code, 0, r.stderr);
+        await releaseOwn("5.0.0-slow", ["--health-timeout", "30"]);
         assert.ok(!(await has("1.0.0")), "1.0.0 is neither among the last release nor in use");
         assert.ok(await has("2.0.0"), "2.0.0 is in use by the retained colour");
         // A pruned version is pulled again by digest when released.
-        await releaseOk(s, "1.0.0");
+        await releaseOwn("1.0.0");
         assert.ok(Number((await history(rig, host, s.instance!)).pop()!.pull_s) > 0);
     });
 

@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
 import { BlueGreenDeployment } from "../../components/deploy/blue-green-deployment";
 import { parseSummary } from "../../components/deploy/orchestrator/summary";
-import { outputPromise, promiseOf, RecordingMocks } from "../mocks";
+import { outputPromise, promiseOf, RecordingMocks } from "../../testkit/mocks";
 import {
     get,
     onHost,
@@ -20,7 +20,7 @@ import {
     run,
     settingsFor,
     target,
-} from "./rig";
+} from "../../testkit/rig";
 
 const INSTANCE = "bgpl";
 const PORT = 18500;

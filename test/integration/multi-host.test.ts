@@ -16,7 +16,7 @@ import {
     runOrchestrator,
     settingsFor,
     target,
-} from "./rig";
+} from "../../testkit/rig";
 import { HostReleaseSettings, HostTarget } from "../../components/deploy/host-commands";
 import { parseSummary } from "../../components/deploy/orchestrator/summary";
 

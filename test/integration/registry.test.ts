@@ -5,7 +5,7 @@
  */
 import * as assert from "assert";
 import { resolveDigest } from "../../components/deploy/registry";
-import { requireRig, Rig, run } from "./rig";
+import { requireRig, Rig, run } from "../../testkit/rig";
 
 describe("digest lookup in the rig's registry (integration)", function () {
     this.timeout(120_000);

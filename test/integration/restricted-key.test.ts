@@ -26,7 +26,7 @@ import {
     sshArgs,
     target,
     toolPath,
-} from "./rig";
+} from "../../testkit/rig";
 
 const INSTANCE = "bgrk";
 const PORT = 18590;

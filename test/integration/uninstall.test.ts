@@ -17,7 +17,7 @@ import {
     run,
     settingsFor,
     target,
-} from "./rig";
+} from "../../testkit/rig";
 
 const PREFIX = "bgun";
 

@@ -12,7 +12,7 @@ import {
 } from "../../config";
 import { stackCredentials } from "../../components/credentials";
 import { configSchema } from "../../config/schema";
-import { testSecrets } from "../mocks";
+import { testSecrets } from "../../testkit/mocks";
 
 type Objects = Record<string, Record<string, unknown>>;
 

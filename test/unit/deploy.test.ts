@@ -19,7 +19,7 @@ import {
 } from "../../components/deploy/host-commands";
 import { orchestratorScript } from "../../components/deploy/orchestrator/script";
 import { parseSummary } from "../../components/deploy/orchestrator/summary";
-import { outputPromise, promiseOf, RecordingMocks, testDigest, testSecrets } from "../mocks";
+import { outputPromise, promiseOf, RecordingMocks, testDigest, testSecrets } from "../../testkit/mocks";
 
 const digestA = testDigest; // what the mocked registry resolves every tag to
 const digestB = `sha256:${"ef".repeat(32)}`;

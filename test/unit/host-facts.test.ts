@@ -20,7 +20,7 @@ import {
     hostToolPath,
 } from "../../components/deploy/host-facts";
 import { hostPatterns, ownerPattern, stackReference } from "../../components/deploy/patterns";
-import { testSecrets } from "../mocks";
+import { testSecrets } from "../../testkit/mocks";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const TOOL = path.join(ROOT, "components", "deploy", "host", "bluegreen");

@@ -9,7 +9,7 @@ import * as fs from "fs";
 import * as YAML from "yaml";
 import { BranchProtection } from "@pulumi/github";
 import * as pulumi from "@pulumi/pulumi";
-import { buildStack, githubTeamIds, testSecrets } from "../mocks";
+import { buildStack, githubTeamIds, testSecrets } from "../../testkit/mocks";
 import { EngineMocks, FakeGithub } from "../fake-github";
 import { GithubPlan, RepositoryVisibility } from "../../components/repository/github-plan";
 

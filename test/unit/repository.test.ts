@@ -7,7 +7,7 @@ import { ReleaseTagRules } from "../../components/repository/release-tag-rules";
 import { RepositorySecrets } from "../../components/repository/repository-secrets";
 import { classicPatternMatches } from "../../components/repository/unmanaged-protection";
 import { FakeGithub } from "../fake-github";
-import { declareUnderMocks, githubTeamIds, githubUserIds, outputPromise } from "../mocks";
+import { declareUnderMocks, githubTeamIds, githubUserIds, outputPromise } from "../../testkit/mocks";
 
 /** A ResourceError of `component` (Pulumi reports it against the component's URN) whose message matches. */
 function resourceError(component: pulumi.Resource, message: RegExp) {

@@ -2,7 +2,14 @@ import * as assert from "assert";
 import { readStackFile } from "../../config";
 import { requiredStatusChecks } from "../../components/workflows/ci-jobs";
 import { secretNames } from "../../components/credentials";
-import { BuiltStack, buildStack, DeclaredResource, githubTeamIds, testDigest, testSecrets } from "../mocks";
+import {
+    BuiltStack,
+    buildStack,
+    DeclaredResource,
+    githubTeamIds,
+    testDigest,
+    testSecrets,
+} from "../../testkit/mocks";
 
 const stacks = ["staging", "production"] as const;
 

@@ -12,7 +12,7 @@ import { BlueGreenDeployment, hostReleaseSettings } from "../../components/deplo
 import { deploymentUrn } from "../../components/workflows/common";
 import { renderWorkflow, renderWorkflowFiles, statusBadges } from "../../components/workflows/render";
 import { deployStacks, registryOf, releaseTagPatterns } from "../../components/workflows/settings";
-import { RecordingMocks, testDigest } from "../mocks";
+import { RecordingMocks, testDigest } from "../../testkit/mocks";
 import { secretNames } from "../../components/credentials";
 import { goldenManifest, stackBadges } from "../../scripts/render";
 import {

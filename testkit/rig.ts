@@ -1,6 +1,6 @@
 /**
  * The real test rig for the blue-green release: Docker Engine, a registry, two sshd "hosts" on
- * loopback, started by setup.sh. Helpers run the host tool over real SSH with the pinned host key,
+ * loopback, started by rig-setup.sh. Helpers run the host tool over real SSH with the pinned host key,
  * exactly as the orchestrator (components/deploy/orchestrator) and the Pulumi component do. The deploy key is restricted as on a real
  * host (scripts/host-setup.sh): it runs only the gate, so what a test does on the host besides the
  * tool it does as the host's admin (this machine's root), with asHostUser.
@@ -20,10 +20,10 @@ import {
     ReleaseTarget,
     TOOL_PATH,
     TOOL_SOURCE,
-} from "../../components/deploy/host-commands";
-import { orchestratorCommand } from "../../components/deploy/host-commands";
-import { orchestratorScript } from "../../components/deploy/orchestrator/script";
-import { DEFAULT_LIMITS } from "../../config";
+} from "../components/deploy/host-commands";
+import { orchestratorCommand } from "../components/deploy/host-commands";
+import { orchestratorScript } from "../components/deploy/orchestrator/script";
+import { DEFAULT_LIMITS } from "../config";
 
 export interface Rig {
     readonly rigDir: string;
@@ -44,7 +44,7 @@ export interface Result {
     readonly stderr: string;
 }
 
-const SETUP = path.join(__dirname, "setup.sh");
+const SETUP = path.join(__dirname, "rig-setup.sh");
 const RIG_DIR = process.env.BG_RIG_DIR ?? "/var/lib/bluegreen-rig";
 
 /** Runs a program; never rejects on a non-zero exit. */
@@ -77,7 +77,7 @@ export function ensureRig(): Promise<Rig | string> {
         if (!fs.existsSync("/usr/bin/apt-get")) return "the integration rig needs Debian's apt-get";
         const started = Date.now();
         const r = await run("bash", [SETUP], { env: { ...process.env, BG_RIG_DIR: RIG_DIR } });
-        if (r.code !== 0) throw new Error(`test/integration/setup.sh failed (exit ${r.code}):\n${r.stderr}`);
+        if (r.code !== 0) throw new Error(`testkit/rig-setup.sh failed (exit ${r.code}):\n${r.stderr}`);
         console.log(`      (rig ready in ${((Date.now() - started) / 1000).toFixed(1)}s)`);
         return JSON.parse(fs.readFileSync(path.join(RIG_DIR, "rig.json"), "utf8")) as Rig;
     })();
@@ -305,3 +305,27 @@ export async function inspect(
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A test image of the test's own: the rig's image of `version` with a label naming `owner`, built,
+ * pushed to the rig's registry as REGISTRY/bluegreen-test/OWNER:VERSION and returned as a release
+ * target. Its image id and digest differ from the rig's image, so what a test asserts about it
+ * (pruned, pulled again) does not depend on other instances on the machine (the local stack, a
+ * benchmark) that run the rig's images. The same owner and version give the same digest each run.
+ */
+export async function ownImage(rig: Rig, owner: string, version: string): Promise<ReleaseTarget> {
+    const base = target(rig, version);
+    const image = `${rig.registry}/bluegreen-test/${owner}`;
+    const tag = `${image}:${version}`;
+    const dockerfile = `FROM ${base.image}@${base.digest}\nLABEL bluegreen.test.owner="${owner}"\n`;
+    const build = await run("docker", ["build", "-q", "-t", tag, "-"], { input: dockerfile });
+    if (build.code !== 0) throw new Error(`docker build of ${tag} failed:\n${build.stderr}`);
+    const push = await run("docker", ["push", "-q", tag]);
+    if (push.code !== 0) throw new Error(`docker push ${tag} failed:\n${push.stderr}`);
+    const digests = await run("docker", ["image", "inspect", "--format", "{{json .RepoDigests}}", tag]);
+    const digest = (JSON.parse(digests.stdout || "[]") as string[])
+        .find((d) => d.startsWith(`${image}@`))
+        ?.slice(image.length + 1);
+    if (!digest) throw new Error(`no registry digest for ${tag}: ${digests.stdout}${digests.stderr}`);
+    return { image, version, digest };
+}

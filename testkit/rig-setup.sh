@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Starts everything the blue-green integration tests and the release benchmark need, on loopback:
+# The shared test rig: starts everything the integration and end-to-end tests, the local stack
+# (scripts/local-up.sh) and the benchmarks need, on loopback:
 # Docker Engine, a registry, two sshd "hosts" with a test user and key, the test app images and a
 # proxy image, all built FROM scratch (there is no Docker Hub). Idempotent: safe to run twice; what
 # already runs is left alone. Needs root on Debian; installs what is missing with apt-get.
@@ -16,7 +17,7 @@ HOSTS=(host-a:2222 host-b:2223)
 APP_REPO="$REGISTRY_ADDR/bluegreen-test/app"
 PROXY_REPO="$REGISTRY_ADDR/bluegreen-test/haproxy"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-APP_SRC="$HERE/../fixtures/app"
+APP_SRC="$HERE/app"
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 die() {
@@ -124,7 +125,7 @@ setup_user() {
     # The deploy key restricted to the release tool, exactly as a host's admin sets it up: the gate,
     # the pinned tool digest and the authorized_keys line with the forced command (converges on
     # every run; an unrestricted line for the key is replaced).
-    bash "$HERE/../../scripts/host-setup.sh" --user "$TEST_USER" --public-key "$RIG_DIR/id_ed25519.pub" |
+    bash "$HERE/../scripts/host-setup.sh" --user "$TEST_USER" --public-key "$RIG_DIR/id_ed25519.pub" |
         quiet bash
 }
 
@@ -176,21 +177,40 @@ EOF
     wait_for "sshd $name" 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port"
 }
 
-# The registry digest of a local image, or nothing.
+# What docker knows of the rig's images, by tag: "SOURCE-LABEL|REPO@DIGEST ...". read_images fills it
+# for many images with one docker call, so that checking a warm rig takes a fraction of a second.
+declare -A KNOWN=()
+read_images() {
+    local tags label digests tag
+    while IFS='|' read -r tags label digests; do
+        for tag in $tags; do KNOWN[$tag]="$label|$digests"; done
+    done < <(docker image inspect --format \
+        '{{join .RepoTags " "}}|{{index .Config.Labels "bluegreen.test.source"}}|{{join .RepoDigests " "}}' \
+        "$@" 2>/dev/null || true)
+}
+
+# The registry digest of a local image (as read_images last saw it), or nothing.
 digest_of() {
-    docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$1" 2>/dev/null |
-        { grep -F "$2@" || true; } | head -n1 | sed 's/.*@//'
+    local d
+    local known="${KNOWN[$1]:-}"
+    for d in ${known#*|}; do
+        [[ "$d" == "$2@"* ]] && printf '%s\n' "${d#*@}" && return 0
+    done
+    return 0
 }
 
 # Whether IMAGE (a tag) is built from SOURCE (a hash) and pushed: then it need not be built again.
 up_to_date() {
     local image="$1" source="$2" repo="${1%:*}" tag="${1##*:}"
-    [[ "$(docker image inspect --format '{{index .Config.Labels "bluegreen.test.source"}}' "$image" 2>/dev/null)" == "$source" ]] ||
-        return 1
+    local known="${KNOWN[$image]:-}"
+    [[ -n "$known" && "${known%%|*}" == "$source" ]] || return 1
     curl -fsS -o /dev/null -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
         "http://$REGISTRY_ADDR/v2/${repo#*/}/manifests/$tag" || return 1
     # A release's image pruning may have dropped the local digest reference; a pull restores it.
-    [[ -n "$(digest_of "$image" "$repo")" ]] || quiet docker pull "$image"
+    if [[ -z "$(digest_of "$image" "$repo")" ]]; then
+        quiet docker pull "$image"
+        read_images "$image"
+    fi
     [[ -n "$(digest_of "$image" "$repo")" ]]
 }
 
@@ -205,6 +225,7 @@ build_app() {
     cp "$APP_SRC/Dockerfile" "$ctx/Dockerfile"
     quiet docker build --label "bluegreen.test.source=$source" -t "$APP_REPO:$version" "$ctx"
     quiet docker push "$APP_REPO:$version"
+    read_images "$APP_REPO:$version"
 }
 
 # Debian's haproxy binary and the libraries it links, as a FROM-scratch image.
@@ -228,6 +249,7 @@ ENTRYPOINT ["/usr/sbin/haproxy"]
 EOF
     quiet docker build --label "bluegreen.test.source=$source" -t "$PROXY_REPO:2.6" "$ctx"
     quiet docker push "$PROXY_REPO:2.6"
+    read_images "$PROXY_REPO:2.6"
 }
 
 
@@ -245,7 +267,10 @@ for spec in "${HOSTS[@]}"; do
 done
 
 log "building test images"
-versions=(1.0.0:ok 2.0.0:ok 3.0.0-unhealthy:unhealthy 4.0.0-smokefail:smokefail 5.0.0-slow:slow)
+versions=(1.0.0:ok 2.0.0:ok 2.1.0:ok 3.0.0-unhealthy:unhealthy 4.0.0-smokefail:smokefail 5.0.0-slow:slow)
+images=("$PROXY_REPO:2.6")
+for spec in "${versions[@]}"; do images+=("$APP_REPO:${spec%%:*}"); done
+read_images "${images[@]}"
 images_json=""
 for spec in "${versions[@]}"; do
     build_app "${spec%%:*}" "${spec##*:}"

@@ -1,0 +1,101 @@
+/**
+ * npm run bench:switch [-- N] — how long a blue-green switch of the local stack takes end to end,
+ * against the host-side release it runs.
+ *
+ * After one switch that is not measured, switches the local stack N times (default 6, a multiple
+ * of 3) through three test versions with `scripts/local-up.sh VERSION`, the command a user runs,
+ * and times each run from start to exit (rig check, Node.js and engine, `pulumi up`, the served
+ * version checked). Three versions, so that each release starts a new container: the version
+ * released is never the colour the host retained for an instant rollback. The host-side release
+ * time is the tool's own figure: duration_s of that release in the host's release log
+ * (`bluegreen history`). The last line is:
+ *
+ *   switches=N switch_s=S release_s=R ratio=S/R
+ *
+ * S and R are medians. Needs the rig (root on Debian), like scripts/local-up.sh; a first run
+ * brings the stack up at 1.0.0 before measuring. It leaves the stack one version on from where it
+ * found it.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import * as YAML from "yaml";
+import { history, Rig, run } from "../testkit/rig";
+
+const ROOT = path.resolve(__dirname, "..");
+const VERSIONS = ["1.0.0", "2.0.0", "2.1.0"];
+
+const median = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    const m = Math.floor(s.length / 2);
+    return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+/** The local stack's host (its address and port) and the app's instance name on it. */
+function localStack(): { address: string; port: number; instance: string } {
+    const file = YAML.parse(fs.readFileSync(path.join(ROOT, "Pulumi.local.yaml"), "utf8")) as {
+        config: Record<string, { hosts: { address: string; port: number }[]; instance: string }>;
+    };
+    const deploy = file.config["cicd-pipeline:deploy"];
+    return { ...deploy.hosts[0], instance: deploy.instance };
+}
+
+async function localUp(version: string): Promise<number> {
+    const started = process.hrtime.bigint();
+    const r = await run(path.join(ROOT, "scripts/local-up.sh"), [version]);
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    if (r.code !== 0) throw new Error(`scripts/local-up.sh ${version} failed:\n${r.stdout}\n${r.stderr}`);
+    return seconds;
+}
+
+async function main(): Promise<void> {
+    const n = Number(process.argv[2] ?? 6);
+    if (!Number.isInteger(n) || n < 3 || n % VERSIONS.length !== 0)
+        throw new Error(
+            `the number of switches must be a multiple of ${VERSIONS.length}, not ${process.argv[2]}`,
+        );
+
+    const current = await run(path.join(ROOT, "scripts/local-pulumi.sh"), ["stack", "output", "version"]);
+    let from = current.stdout.trim();
+    if (current.code !== 0 || !VERSIONS.includes(from)) {
+        console.log(`bringing the local stack up at ${VERSIONS[0]} (not measured)`);
+        await localUp(VERSIONS[0]);
+        from = VERSIONS[0];
+    }
+    const rig = JSON.parse(
+        fs.readFileSync(path.join(process.env.BG_RIG_DIR ?? "/var/lib/bluegreen-rig", "rig.json"), "utf8"),
+    ) as Rig;
+    const stack = localStack();
+    const host = rig.hosts.find((h) => h.address === stack.address && h.port === stack.port);
+    if (!host) throw new Error(`the rig has no host at ${stack.address}:${stack.port}`);
+
+    // Not measured: the next version may be the colour the host retained (an instant switch).
+    from = VERSIONS[(VERSIONS.indexOf(from) + 1) % VERSIONS.length];
+    await localUp(from);
+
+    const switches: number[] = [];
+    const releases: number[] = [];
+    for (let i = 0; i < n; i++) {
+        const to = VERSIONS[(VERSIONS.indexOf(from) + 1) % VERSIONS.length];
+        const seconds = await localUp(to);
+        const last = (await history(rig, host, stack.instance)).at(-1);
+        if (last?.version !== to || last.result !== "success" || last.instant !== false)
+            throw new Error(`the host's release log does not end with a new (not instant) release of ${to}`);
+        const release = Number(last.duration_s);
+        console.log(
+            `switch ${i + 1}/${n}: ${from} -> ${to} in ${seconds.toFixed(2)}s (host-side release ${release.toFixed(2)}s)`,
+        );
+        switches.push(seconds);
+        releases.push(release);
+        from = to;
+    }
+    const s = median(switches);
+    const r = median(releases);
+    console.log(
+        `switches=${n} switch_s=${s.toFixed(2)} release_s=${r.toFixed(2)} ratio=${(s / r).toFixed(2)}`,
+    );
+}
+
+main().catch((e: unknown) => {
+    console.error(e instanceof Error ? e.message : e);
+    process.exit(1);
+});
