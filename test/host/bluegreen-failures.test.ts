@@ -8,18 +8,14 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { callsOf, digest, Host, IMAGE } from "./sandbox";
+import { callsOf, digest, Host, IMAGE, freshHostPerTest } from "./sandbox";
 
 const D1 = digest("1");
 const D2 = digest("2");
 
 describe("host tier: bluegreen against stand-in docker, curl, socat and flock", function () {
-    this.timeout(20000);
     let host: Host;
-    beforeEach(() => {
-        host = new Host();
-    });
-    afterEach(() => host.cleanup());
+    freshHostPerTest(this, (h) => (host = h));
 
     describe("release failures", () => {
         it("a new colour that never gets healthy is removed, the old one serves, exit 5", () => {

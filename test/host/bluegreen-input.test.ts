@@ -8,17 +8,13 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { digest, Host, IMAGE, PROXY_IMAGE } from "./sandbox";
+import { digest, Host, IMAGE, PROXY_IMAGE, freshHostPerTest } from "./sandbox";
 
 const D1 = digest("1");
 
 describe("host tier: bluegreen against stand-in docker, curl, socat and flock", function () {
-    this.timeout(20000);
     let host: Host;
-    beforeEach(() => {
-        host = new Host();
-    });
-    afterEach(() => host.cleanup());
+    freshHostPerTest(this, (h) => (host = h));
 
     describe("bad input and a host that lacks something", () => {
         const release = [

@@ -8,18 +8,14 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { callsOf, digest, Host, IMAGE, PROXY_IMAGE } from "./sandbox";
+import { callsOf, digest, Host, IMAGE, PROXY_IMAGE, freshHostPerTest } from "./sandbox";
 
 const D1 = digest("1");
 const D2 = digest("2");
 
 describe("host tier: bluegreen against stand-in docker, curl, socat and flock", function () {
-    this.timeout(20000);
     let host: Host;
-    beforeEach(() => {
-        host = new Host();
-    });
-    afterEach(() => host.cleanup());
+    freshHostPerTest(this, (h) => (host = h));
 
     describe("the lock", () => {
         it("held: fails at once with --lock-timeout 0, naming the holder, exit 3, nothing changed", () => {

@@ -9,7 +9,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { hostDefaults } from "../../components/deploy/host-facts";
-import { callsOf, digest, Host, IMAGE, PROXY_IMAGE } from "./sandbox";
+import { callsOf, digest, Host, IMAGE, PROXY_IMAGE, freshHostPerTest } from "./sandbox";
 
 const D1 = digest("1");
 const D2 = digest("2");
@@ -17,12 +17,8 @@ const D3 = digest("3");
 const D4 = digest("4");
 
 describe("host tier: bluegreen against stand-in docker, curl, socat and flock", function () {
-    this.timeout(20000);
     let host: Host;
-    beforeEach(() => {
-        host = new Host();
-    });
-    afterEach(() => host.cleanup());
+    freshHostPerTest(this, (h) => (host = h));
 
     describe("release", () => {
         it("first release: starts the proxy and blue, locked down, and routes to blue", () => {

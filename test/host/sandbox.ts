@@ -245,3 +245,17 @@ export class Host {
 export function callsOf(calls: Call[], ...prefix: string[]): Call[] {
     return calls.filter((c) => prefix.every((p, i) => c[i] === p));
 }
+
+/**
+ * Gives each test of a describe block a host of its own, removed after the test: `set` receives
+ * it before each test. Also sets the block's timeout, which a whole release on the stand-ins fits.
+ */
+export function freshHostPerTest(suite: Mocha.Suite, set: (host: Host) => void): void {
+    suite.timeout(20000);
+    let current: Host | undefined;
+    suite.beforeEach(() => {
+        current = new Host();
+        set(current);
+    });
+    suite.afterEach(() => current?.cleanup());
+}
