@@ -3,13 +3,14 @@
  * host), over real SSH against the rig's Docker Engine: it removes one instance and nothing else.
  */
 import * as assert from "assert";
-import { releaseArgs, uninstallCommand } from "../../components/deploy/host-commands";
+import { releaseArgs, ReleaseTarget, uninstallCommand } from "../../components/deploy/host-commands";
 import {
     asHostUser,
     bluegreen,
     get,
     installTool,
     onHost,
+    ownImage,
     removeInstances,
     requireRig,
     resetInstance,
@@ -37,12 +38,9 @@ describe("bluegreen uninstall (integration)", function () {
         if (rig) await removeInstances(PREFIX);
     });
 
-    async function release(instance: string, port: number, version: string): Promise<void> {
-        const r = await bluegreen(
-            rig,
-            rig.hosts[0],
-            releaseArgs(target(rig, version), settingsFor(rig, instance, port)),
-        );
+    async function release(instance: string, port: number, version: string | ReleaseTarget): Promise<void> {
+        const what = typeof version === "string" ? target(rig, version) : version;
+        const r = await bluegreen(rig, rig.hosts[0], releaseArgs(what, settingsFor(rig, instance, port)));
         assert.strictEqual(r.code, 0, r.stderr);
     }
 
@@ -58,9 +56,15 @@ describe("bluegreen uninstall (integration)", function () {
     it("removes the instance's colours, proxy, network, images and state, and nothing of another instance", async () => {
         const a = `${PREFIX}-a`;
         const b = `${PREFIX}-b`;
-        await release(a, 18550, "1.0.0");
-        await release(a, 18550, "2.0.0");
-        await release(b, 18560, "1.0.0");
+        // Images of this test's own: the rig's may be in use by other instances on the machine
+        // (the local stack), and docker rightly keeps an image a container uses.
+        const own = {
+            "1.0.0": await ownImage(rig, "uninstall-app", "1.0.0"),
+            "2.0.0": await ownImage(rig, "uninstall-app", "2.0.0"),
+        };
+        await release(a, 18550, own["1.0.0"]);
+        await release(a, 18550, own["2.0.0"]);
+        await release(b, 18560, own["1.0.0"]);
         assert.strictEqual((await containersOf(a)).split("\n").length, 3, "blue, green and the proxy");
 
         const r = await onHost(rig, rig.hosts[0], uninstallCommand({ instance: a, lockTimeoutSeconds: 10 }));
@@ -72,7 +76,7 @@ describe("bluegreen uninstall (integration)", function () {
         assert.ok(!(await networkExists(`${a}-net`)), "the instance's network is gone");
         assert.ok(!(await onHostOk(`test -e .local/state/bluegreen/${a}`)), "the instance's state is gone");
         // 2.0.0 was released only by this instance; 1.0.0 still runs in the other one.
-        const image = (v: string) => `${rig.appImage}@${rig.appDigests[v]}`;
+        const image = (v: keyof typeof own) => `${own[v].image}@${own[v].digest}`;
         assert.notStrictEqual((await run("docker", ["image", "inspect", image("2.0.0")])).code, 0);
         assert.strictEqual((await run("docker", ["image", "inspect", image("1.0.0")])).code, 0);
 
