@@ -8,7 +8,7 @@
 import * as assert from "assert";
 import * as fs from "fs";
 import * as path from "path";
-import { digest, Host, IMAGE, PROXY_IMAGE, freshHostPerTest } from "./sandbox";
+import { digest, freshHostPerTest, Host, IMAGE, releaseArgv } from "./sandbox";
 
 const D1 = digest("1");
 
@@ -17,21 +17,7 @@ describe("host tier: bluegreen against stand-in docker, curl, socat and flock", 
     freshHostPerTest(this, (h) => (host = h));
 
     describe("bad input and a host that lacks something", () => {
-        const release = [
-            "release",
-            "--image",
-            IMAGE,
-            "--version",
-            "1.0.0",
-            "--digest",
-            D1,
-            "--proxy-image",
-            PROXY_IMAGE,
-            "--memory",
-            "256m",
-            "--pids-limit",
-            "128",
-        ];
+        const release = releaseArgv("1.0.0", D1);
         const cases: [string, string[], RegExp][] = [
             ["instance", ["status", "--instance", "Web"], /invalid instance Web: must be lowercase/],
             [

@@ -80,6 +80,25 @@ export interface Result {
     summary: () => Record<string, unknown>;
 }
 
+/** `bluegreen release` of one version with the image, proxy and limits every test uses. */
+export function releaseArgv(version: string, d: string): string[] {
+    return [
+        "release",
+        "--image",
+        IMAGE,
+        "--version",
+        version,
+        "--digest",
+        d,
+        "--proxy-image",
+        PROXY_IMAGE,
+        "--memory",
+        "256m",
+        "--pids-limit",
+        "128",
+    ];
+}
+
 export class Host {
     readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), "host-tier-"));
     readonly home = path.join(this.dir, "home");
@@ -163,19 +182,7 @@ export class Host {
     /** A release with fast health settings; `extra` options are appended. */
     release(version: string, d: string, ...extra: string[]): Result {
         return this.run([
-            "release",
-            "--image",
-            IMAGE,
-            "--version",
-            version,
-            "--digest",
-            d,
-            "--proxy-image",
-            PROXY_IMAGE,
-            "--memory",
-            "256m",
-            "--pids-limit",
-            "128",
+            ...releaseArgv(version, d),
             "--public-port",
             "8080",
             "--health-successes",
