@@ -66,7 +66,7 @@ extra=(--stack "$STACK")
 case "$1" in
     up | update | preview | destroy | refresh | config)
         extra+=(--config-file "$CONFIG_FILE")
-        (cd "$ROOT" && node_modules/.bin/ts-node --transpile-only scripts/local-stack-config.ts \
+        (cd "$ROOT" && node --require esbuild-register scripts/local-stack-config.ts \
             --committed "$ROOT/Pulumi.$STACK.yaml" --rig "$RIG_JSON" --out "$CONFIG_FILE") ||
             die "cannot write $CONFIG_FILE"
         key_file="$(node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).privateKeyFile)' "$RIG_JSON")"

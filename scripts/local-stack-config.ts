@@ -3,7 +3,7 @@
  * filled in from the test rig (testkit/rig-setup.sh). scripts/local-pulumi.sh runs pulumi with
  * --config-file on that copy, so the checkout's Pulumi.local.yaml is never written to.
  *
- *   ts-node scripts/local-stack-config.ts --committed Pulumi.local.yaml --rig RIG.json --out FILE
+ *   node --require esbuild-register scripts/local-stack-config.ts --committed Pulumi.local.yaml --rig RIG.json --out FILE
  *
  * From the committed file: everything it sets. From the rig: each host's pinned host key (matched by
  * address and port) and the digest of the proxy image it built (its repository must be the one the

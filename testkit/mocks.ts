@@ -160,11 +160,10 @@ export async function buildStack(
             delete require.cache[key];
         }
     }
-    // The program is an async function, as Pulumi runs it; what it returns are the stack outputs.
-    const module = (await import(path.join(repoRoot, "index.ts"))) as {
-        default: () => Promise<Record<string, unknown>>;
-    };
-    const program = module.default;
+    // The program is an async function (index.ts's `export =`), as Pulumi runs it; what it returns
+    // are the stack outputs. Required afresh, as the language host does, through the same loader.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const program = require(path.join(repoRoot, "index.ts")) as () => Promise<Record<string, unknown>>;
     const outputs = await program();
     const exports: Record<string, unknown> = {};
     for (const [name, value] of Object.entries(outputs)) {
