@@ -30,6 +30,12 @@ export const DEFAULT_PROXY_IMAGE =
 export const DEFAULT_LIMITS = { memory: "512m", pids: 512 } as const;
 
 const port = z.number().int().min(hostLimits.port.min).max(hostLimits.port.max);
+
+/** A whole number of seconds within bounds, with errors that say the bounds and what 0 means. */
+function wholeSeconds(bounds: { min: number; max: number }, zero: string) {
+    const error = `must be a whole number of seconds from ${bounds.min} to ${bounds.max} (${zero})`;
+    return z.number({ error }).int({ error }).min(bounds.min, { error }).max(bounds.max, { error });
+}
 const positive = z.number().int().min(1);
 
 const hostSchema = z.strictObject({
@@ -131,6 +137,20 @@ export const deploySchema = z
                 error: `must be at most ${hostLimits.lockTimeoutSeconds.max} seconds`,
             })
             .default(hostDefaults.lockTimeoutSeconds),
+        /**
+         * Seconds a colour is drained at most before it is stopped (replaced by a release, removed
+         * by a failed one or by uninstall): it gets no new request, and is stopped as soon as the
+         * proxy reports no session on it.
+         */
+        drainSeconds: wholeSeconds(
+            hostLimits.drainSeconds,
+            "0 stops a colour without waiting for its requests",
+        ).default(hostDefaults.drainSeconds),
+        /** Seconds a stopped colour gets between SIGTERM and SIGKILL to finish gracefully. */
+        stopTimeoutSeconds: wholeSeconds(
+            hostLimits.stopTimeoutSeconds,
+            "0 kills a colour at once after SIGTERM",
+        ).default(hostDefaults.stopTimeoutSeconds),
     })
     .refine((d) => new Set(d.hosts.map((h) => h.name)).size === d.hosts.length, {
         error: "host names must be unique",

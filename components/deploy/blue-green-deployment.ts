@@ -115,6 +115,8 @@ export class BlueGreenDeployment extends pulumi.ComponentResource {
                         privateKey: args.privateKey,
                         instance: args.settings.instance,
                         lockTimeoutSeconds: args.settings.lockTimeoutSeconds,
+                        drainSeconds: args.settings.drainSeconds,
+                        stopTimeoutSeconds: args.settings.stopTimeoutSeconds,
                     },
                     { parent: this },
                 ),
@@ -169,6 +171,7 @@ export function hostReleaseSettings(
 ): HostReleaseSettings {
     const { publicPort, appPort, bluePort, greenPort, proxyImage, health, smokePaths } = deploy;
     const { keepReleases, lockTimeoutSeconds, limits, instance, bind } = deploy;
+    const { drainSeconds, stopTimeoutSeconds } = deploy;
     return {
         publicPort,
         appPort,
@@ -179,6 +182,8 @@ export function hostReleaseSettings(
         smokePaths,
         keepReleases,
         lockTimeoutSeconds,
+        ...(drainSeconds !== undefined && { drainSeconds }),
+        ...(stopTimeoutSeconds !== undefined && { stopTimeoutSeconds }),
         limits: { memory: limits.memory, pids: limits.pids },
         ...(instance !== undefined && { instance }),
         ...(bind !== undefined && { bind }),

@@ -82,6 +82,10 @@ export interface HostReleaseSettings {
     readonly keepReleases: number;
     /** Seconds to wait for another release's lock before failing. */
     readonly lockTimeoutSeconds: number;
+    /** Seconds a colour is drained at most before it is stopped. Default: host-facts' drainSeconds. */
+    readonly drainSeconds?: number;
+    /** Seconds a stopped colour gets after SIGTERM. Default: host-facts' stopTimeoutSeconds. */
+    readonly stopTimeoutSeconds?: number;
     /** Limits of each app container: memory ("512m", "2g"; no swap beyond it) and processes. */
     readonly limits: { readonly memory: string; readonly pids: number };
     /** Names the containers, network and state directory on the host. Default: app. */
@@ -161,6 +165,7 @@ export function toolOptions(s: HostReleaseSettings): string[] {
         checkInt("lockTimeoutSeconds", s.lockTimeoutSeconds, lockTimeout.min, lockTimeout.max),
         "--keep-releases",
         checkInt("keepReleases", s.keepReleases, hostLimits.keepReleases.min, hostLimits.keepReleases.max),
+        ...drainOptions(s),
         "--memory",
         checkMemory(s.limits.memory),
         "--pids-limit",
@@ -176,6 +181,22 @@ export function toolOptions(s: HostReleaseSettings): string[] {
         throw new Error("publicPort, bluePort and greenPort must be three different ports");
     }
     return args;
+}
+
+/** --drain-timeout and --stop-timeout, checked; the host-facts defaults where not given. */
+export function drainOptions(s: { drainSeconds?: number; stopTimeoutSeconds?: number }): string[] {
+    const { drainSeconds: drain, stopTimeoutSeconds: stop } = hostLimits;
+    return [
+        "--drain-timeout",
+        checkInt("drainSeconds", s.drainSeconds ?? hostDefaults.drainSeconds, drain.min, drain.max),
+        "--stop-timeout",
+        checkInt(
+            "stopTimeoutSeconds",
+            s.stopTimeoutSeconds ?? hostDefaults.stopTimeoutSeconds,
+            stop.min,
+            stop.max,
+        ),
+    ];
 }
 
 /** The image, version and digest options, checked. */
@@ -291,7 +312,13 @@ function claimArgs(options: { instance?: string; owner?: string }): string[] {
  * before the old name's delete runs.
  */
 export function uninstallCommand(
-    options: { instance?: string; lockTimeoutSeconds?: number; owner?: string } = {},
+    options: {
+        instance?: string;
+        lockTimeoutSeconds?: number;
+        owner?: string;
+        drainSeconds?: number;
+        stopTimeoutSeconds?: number;
+    } = {},
 ): string {
     const args = ["uninstall", ...instanceArgs(options.instance)];
     args.push(
@@ -306,7 +333,7 @@ export function uninstallCommand(
     if (options.owner !== undefined) {
         args.push("--owner", check("owner", options.owner, ownerPattern, "letters, digits, . _ - only"));
     }
-    args.push("--remove-tool");
+    args.push(...drainOptions(options), "--remove-tool");
     return gateCommand(args);
 }
 

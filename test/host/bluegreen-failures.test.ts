@@ -72,6 +72,9 @@ describe("host tier: bluegreen against stand-in docker, curl, socat and flock", 
             assert.deepStrictEqual(switches, [
                 "<set server app/green state ready; set server app/blue state maint",
                 "<set server app/blue state ready; set server app/green state maint",
+                // Then the new colour is drained before it stops (bluegreen-drain.test.ts).
+                "<set server app/green state drain",
+                "<set server app/green state maint",
             ]);
             assert.strictEqual(host.container("app-green"), undefined);
             assert.deepStrictEqual(host.routes(), ["blue"]);

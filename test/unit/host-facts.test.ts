@@ -194,6 +194,8 @@ describe("host facts: the bash programs' copies equal the TypeScript definitions
             ["HEALTH_TIMEOUT", "health-timeout", d.health.timeoutSeconds],
             ["LOCK_TIMEOUT", "lock-timeout", d.lockTimeoutSeconds],
             ["KEEP_RELEASES", "keep-releases", d.keepReleases],
+            ["DRAIN_TIMEOUT", "drain-timeout", d.drainSeconds],
+            ["STOP_TIMEOUT", "stop-timeout", d.stopTimeoutSeconds],
         ];
         const assigned = toolAssignments();
         for (const [variable, option, value] of expected) {
@@ -231,6 +233,8 @@ describe("host facts: the bash programs' copies equal the TypeScript definitions
             ["health-timeout", l.healthTimeoutSeconds],
             ["keep-releases", l.keepReleases],
             ["lock-timeout", l.lockTimeoutSeconds],
+            ["drain-timeout", l.drainSeconds],
+            ["stop-timeout", l.stopTimeoutSeconds],
             ["pids-limit", l.pids],
         ];
         for (const [option, { min, max }] of expected) {
@@ -280,6 +284,8 @@ describe("host facts: the bash programs' copies equal the TypeScript definitions
                         delete deploy[k];
                     for (const k of ["keepReleases", "lockTimeoutSeconds", "instance", "bind"])
                         delete deploy[k];
+                    delete deploy.drainSeconds;
+                    delete deploy.stopTimeoutSeconds;
                 }),
             ).deploy;
             const d = hostDefaults;
@@ -293,6 +299,8 @@ describe("host facts: the bash programs' copies equal the TypeScript definitions
                     smokePaths: config?.smokePaths,
                     keepReleases: config?.keepReleases,
                     lockTimeoutSeconds: config?.lockTimeoutSeconds,
+                    drainSeconds: config?.drainSeconds,
+                    stopTimeoutSeconds: config?.stopTimeoutSeconds,
                 },
                 {
                     publicPort: d.publicPort,
@@ -303,6 +311,8 @@ describe("host facts: the bash programs' copies equal the TypeScript definitions
                     smokePaths: d.smokePaths,
                     keepReleases: d.keepReleases,
                     lockTimeoutSeconds: d.lockTimeoutSeconds,
+                    drainSeconds: d.drainSeconds,
+                    stopTimeoutSeconds: d.stopTimeoutSeconds,
                 },
             );
             // Absent instance and bind: the component passes no option, so the tool's defaults apply.
@@ -323,6 +333,8 @@ describe("host facts: the bash programs' copies equal the TypeScript definitions
             ["health.timeoutSeconds", (c, v) => (c.health = { timeoutSeconds: v }), l.healthTimeoutSeconds],
             ["keepReleases", (c, v) => (c.keepReleases = v), l.keepReleases],
             ["lockTimeoutSeconds", (c, v) => (c.lockTimeoutSeconds = v), l.lockTimeoutSeconds],
+            ["drainSeconds", (c, v) => (c.drainSeconds = v), l.drainSeconds],
+            ["stopTimeoutSeconds", (c, v) => (c.stopTimeoutSeconds = v), l.stopTimeoutSeconds],
             ["limits.pids", (c, v) => (c.limits = { pids: v }), l.pids],
         ];
         for (const [key, set, { min, max }] of bounds) {
