@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { BATCH_SIZE_MAX, PIDS_MAX, PIDS_MIN } from "../components/deploy/host-commands";
 import { hostDefaults, hostLimits } from "../components/deploy/host-facts";
+import { canarySettingsSchema } from "../components/deploy/orchestrator/canary-settings";
 import { hostPatterns } from "./patterns";
 
 const {
@@ -151,6 +152,20 @@ export const deploySchema = z
             hostLimits.stopTimeoutSeconds,
             "0 kills a colour at once after SIGTERM",
         ).default(hostDefaults.stopTimeoutSeconds),
+        /** blue-green: switch every request at once; canary: step by step, judged (deploy.canary). */
+        strategy: z
+            .enum(["blue-green", "canary"], { error: 'must be "blue-green" or "canary"' })
+            .default("blue-green"),
+        /** The canary's steps and thresholds (strategy: canary); defaults in canary-settings.ts. */
+        canary: canarySettingsSchema.optional(),
+    })
+    .transform((d) => ({
+        ...d,
+        canary: d.canary ?? (d.strategy === "canary" ? canarySettingsSchema.parse({}) : undefined),
+    }))
+    .refine((d) => d.canary === undefined || d.strategy === "canary", {
+        error: 'is set, but deploy.strategy is "blue-green", which does not use it. Fix: set deploy.strategy: canary, or remove deploy.canary',
+        path: ["canary"],
     })
     .refine((d) => new Set(d.hosts.map((h) => h.name)).size === d.hosts.length, {
         error: "host names must be unique",

@@ -254,6 +254,22 @@ export function get(port: number, urlPath: string): Promise<{ status: number; bo
     });
 }
 
+/**
+ * One GET through an agent (keep-alive connections, as a browser or a client library holds them):
+ * resolves to the HTTP status, or to the socket error's code (ECONNRESET, TIMEOUT, ...); never rejects.
+ */
+export function fetchStatus(agent: http.Agent, port: number, urlPath: string): Promise<string> {
+    return new Promise((resolve) => {
+        const req = http.get({ host: "127.0.0.1", port, path: urlPath, agent, timeout: 30_000 }, (res) => {
+            res.resume();
+            res.on("end", () => resolve(String(res.statusCode)));
+            res.on("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+        });
+        req.on("timeout", () => req.destroy(Object.assign(new Error("timeout"), { code: "TIMEOUT" })));
+        req.on("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+    });
+}
+
 /** One JSON line per release, from the host's release log. */
 export async function history(
     rig: Rig,

@@ -8,6 +8,7 @@ import {
     orchestratorArgs,
     orchestratorCommand,
 } from "./host-commands";
+import type { CanarySettings } from "./orchestrator/canary-settings";
 import { orchestratorScript } from "./orchestrator/script";
 import { parseSummary, ReleaseSummary } from "./orchestrator/summary";
 import { resolveDigest } from "./registry";
@@ -37,6 +38,11 @@ export interface BlueGreenDeploymentArgs {
     readonly settings: HostReleaseSettings;
     /** Hosts released at once; a batch starts when the previous one succeeded. Default: 1. */
     readonly batchSize?: number;
+    /**
+     * Release as a canary, judged from the proxies' counters, with these steps and thresholds
+     * (orchestrator/canary.ts); every host moves through the steps together. Default: none (blue-green).
+     */
+    readonly canary?: CanarySettings;
 }
 
 /**
@@ -81,6 +87,7 @@ export class BlueGreenDeployment extends pulumi.ComponentResource {
                 user: args.user,
                 hosts: args.hosts,
                 batchSize,
+                ...(args.canary && { canary: args.canary }),
             }),
         );
         plan(`sha256:${"0".repeat(64)}`);

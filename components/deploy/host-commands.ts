@@ -10,6 +10,8 @@
 import * as path from "path";
 import { hostDefaults, hostLimits, hostToolPath } from "./host-facts";
 import { hostPatterns, ownerPattern } from "./patterns";
+import type { CanarySettings } from "./orchestrator/canary-settings";
+import { canarySettingsSchema } from "./orchestrator/canary-settings";
 
 const { port, lockTimeoutSeconds: lockTimeout } = hostLimits;
 
@@ -225,6 +227,8 @@ export interface OrchestratorOptions {
     readonly hostArgs?: Readonly<Record<string, readonly string[]>>;
     /** The SSH key file; if absent, the orchestrator reads $BLUEGREEN_SSH_KEY. */
     readonly keyFile?: string;
+    /** Release as a canary with these steps and thresholds; absent: blue-green. */
+    readonly canary?: CanarySettings;
 }
 
 /** argv of the orchestrator, `release-hosts` (orchestrator/cli.ts), without the program itself. */
@@ -248,6 +252,7 @@ export function orchestratorArgs(t: ReleaseTarget, s: HostReleaseSettings, o: Or
             );
         }
     }
+    if (o.canary !== undefined) args.push("--canary", JSON.stringify(canarySettingsSchema.parse(o.canary)));
     args.push(...targetOptions(t), "--", ...toolOptions(s));
     return args;
 }

@@ -48,6 +48,11 @@ export const hostLimits = {
     /** 0 stops a colour without waiting; an hour at most, as the lock wait. */
     drainSeconds: { min: 0, max: 3600 },
     stopTimeoutSeconds: { min: 0, max: 600 },
+    /**
+     * A canary step's share of new requests, in percent: at least 1, and below 100 (a canary at
+     * 100 % leaves nothing to compare it with; passing every step promotes it to all requests).
+     */
+    canaryWeight: { min: 1, max: 99 },
     pids: { min: 16, max: 65536 },
     /** Docker's smallest memory limit, in megabytes. */
     memoryMinMegabytes: 6,

@@ -9,6 +9,7 @@ import autocannon from "autocannon";
 import * as http from "http";
 import {
     bluegreen,
+    fetchStatus,
     history,
     installTool,
     removeInstances,
@@ -22,19 +23,6 @@ import {
 import { HostReleaseSettings, HostTarget, releaseArgs } from "../../components/deploy/host-commands";
 
 const PREFIX = "bgdrain";
-
-/** One GET through a keep-alive agent: its status, or the socket error's code. */
-function fetch(agent: http.Agent, port: number, path: string): Promise<string> {
-    return new Promise((resolve) => {
-        const req = http.get({ host: "127.0.0.1", port, path, agent, timeout: 30_000 }, (res) => {
-            res.resume();
-            res.on("end", () => resolve(String(res.statusCode)));
-            res.on("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
-        });
-        req.on("timeout", () => req.destroy(Object.assign(new Error("timeout"), { code: "TIMEOUT" })));
-        req.on("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
-    });
-}
 
 describe("draining on a real host (integration)", function () {
     this.timeout(300_000);
@@ -72,7 +60,7 @@ describe("draining on a real host (integration)", function () {
         const outcomes: string[] = [];
         let running = true;
         const clients = Array.from({ length: 10 }, async () => {
-            while (running) outcomes.push(await fetch(agent, s.publicPort, "/slow?ms=5000"));
+            while (running) outcomes.push(await fetchStatus(agent, s.publicPort, "/slow?ms=5000"));
         });
         let fast: autocannon.Instance | undefined;
         const fastDone = new Promise<autocannon.Result>((resolve, reject) => {

@@ -235,6 +235,7 @@ describe("host facts: the bash programs' copies equal the TypeScript definitions
             ["lock-timeout", l.lockTimeoutSeconds],
             ["drain-timeout", l.drainSeconds],
             ["stop-timeout", l.stopTimeoutSeconds],
+            ["weight", l.canaryWeight],
             ["pids-limit", l.pids],
         ];
         for (const [option, { min, max }] of expected) {
@@ -363,21 +364,45 @@ describe("host facts: the bash programs' copies equal the TypeScript definitions
             const text = read(TOOL);
             const out: Record<string, Set<string>> = {};
             const add = (sub: string, opt: string) => (out[sub] ??= new Set()).add(opt);
-            const subs = ["release", "status", "history", "claim", "uninstall"];
-            for (const m of text.matchAll(/^ {12}([*a-z]+:--[a-z-]+(?: \| [a-z]+:--[a-z-]+)*)\)/gm)) {
+            const subs = [
+                "release",
+                "status",
+                "history",
+                "claim",
+                "uninstall",
+                "canary-weight",
+                "canary-stats",
+                "canary-promote",
+                "canary-abort",
+            ];
+            for (const m of text.matchAll(/^ {12}([*a-z-]+:--[a-z-]+(?: \| [a-z-]+:--[a-z-]+)*)\)/gm)) {
                 for (const arm of m[1].split(" | ")) {
                     const [sub, opt] = arm.split(":");
                     for (const s of sub === "*" ? subs : [sub]) add(s, opt);
                 }
             }
-            for (const m of text.matchAll(/"\$command:\$opt" == ([a-z]+):(--[a-z-]+)/g)) add(m[1], m[2]);
+            for (const m of text.matchAll(/"\$(?:command|scope):\$opt" == ([a-z-]+):(--[a-z-]+)/g))
+                add(m[1], m[2]);
+            // canary-start takes release's options (its scope), and --weight.
+            out["canary-start"] = new Set([...out.release, ...(out["canary-start"] ?? [])]);
             return out;
         }
 
         it("the gate passes each subcommand's options but --state-dir and --env-file (paths on the host)", () => {
             const gate = read(GATE);
             const tool = toolOptions();
-            for (const sub of ["release", "status", "history", "claim", "uninstall"]) {
+            for (const sub of [
+                "release",
+                "status",
+                "history",
+                "claim",
+                "uninstall",
+                "canary-start",
+                "canary-weight",
+                "canary-stats",
+                "canary-promote",
+                "canary-abort",
+            ]) {
                 const values = new RegExp(`\\[${sub}\\]="([^"]*)"`).exec(gate)?.[1].split(" ") ?? [];
                 const flags = /declare -A FLAG_OPTIONS=\((.*)\)/.exec(gate)?.[1] ?? "";
                 const flag = new RegExp(`\\[${sub}\\]="([^"]*)"`).exec(flags)?.[1].split(" ") ?? [];
