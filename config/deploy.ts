@@ -27,6 +27,11 @@ const {
  */
 export const DEFAULT_PROXY_IMAGE =
     "haproxy:2.6@sha256:27d5ea8c22a63b2f072974b3d15e34816ee7f19fa68d13e37ec1d69e2a5df8d1";
+/**
+ * The loopback port where each host's proxy serves its metrics in Prometheus format unless
+ * deploy.metricsPort says otherwise (8405, the port HAProxy's documentation uses for its exporter).
+ */
+export const DEFAULT_METRICS_PORT = 8405;
 /** Limits of each app container unless deploy.limits says otherwise. */
 export const DEFAULT_LIMITS = { memory: "512m", pids: 512 } as const;
 
@@ -152,6 +157,13 @@ export const deploySchema = z
             hostLimits.stopTimeoutSeconds,
             "0 kills a colour at once after SIGTERM",
         ).default(hostDefaults.stopTimeoutSeconds),
+        /** The proxy's Prometheus metrics on 127.0.0.1:metricsPort/metrics; false: none. */
+        metricsPort: z
+            .union([port, z.literal(false)], {
+                error: `must be a port number (the proxy's metrics on 127.0.0.1), or false for none`,
+            })
+            .default(DEFAULT_METRICS_PORT)
+            .transform((p) => (p === false ? undefined : p)),
         /** blue-green: switch every request at once; canary: step by step, judged (deploy.canary). */
         strategy: z
             .enum(["blue-green", "canary"], { error: 'must be "blue-green" or "canary"' })
@@ -179,6 +191,14 @@ export const deploySchema = z
         error: "publicPort, bluePort and greenPort must be three different ports",
         path: ["publicPort"],
     })
+    .refine(
+        (d) =>
+            d.metricsPort === undefined || ![d.publicPort, d.bluePort, d.greenPort].includes(d.metricsPort),
+        {
+            error: "must differ from publicPort, bluePort and greenPort (or be false for no metrics)",
+            path: ["metricsPort"],
+        },
+    )
     .refine((d) => d.allowUnpinnedProxyImage || proxyImagePinned(d.proxyImage), {
         error:
             "is not pinned by digest: whoever can move its tag changes what runs in front of the app. " +

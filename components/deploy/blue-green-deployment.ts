@@ -178,7 +178,7 @@ export function hostReleaseSettings(
 ): HostReleaseSettings {
     const { publicPort, appPort, bluePort, greenPort, proxyImage, health, smokePaths } = deploy;
     const { keepReleases, lockTimeoutSeconds, limits, instance, bind } = deploy;
-    const { drainSeconds, stopTimeoutSeconds } = deploy;
+    const { drainSeconds, stopTimeoutSeconds, metricsPort } = deploy;
     return {
         publicPort,
         appPort,
@@ -191,6 +191,7 @@ export function hostReleaseSettings(
         lockTimeoutSeconds,
         ...(drainSeconds !== undefined && { drainSeconds }),
         ...(stopTimeoutSeconds !== undefined && { stopTimeoutSeconds }),
+        ...(metricsPort !== undefined && { metricsPort }),
         limits: { memory: limits.memory, pids: limits.pids },
         ...(instance !== undefined && { instance }),
         ...(bind !== undefined && { bind }),

@@ -88,6 +88,8 @@ export interface HostReleaseSettings {
     readonly drainSeconds?: number;
     /** Seconds a stopped colour gets after SIGTERM. Default: host-facts' stopTimeoutSeconds. */
     readonly stopTimeoutSeconds?: number;
+    /** Loopback port of the proxy's Prometheus metrics (http://127.0.0.1:PORT/metrics). Default: none. */
+    readonly metricsPort?: number;
     /** Limits of each app container: memory ("512m", "2g"; no swap beyond it) and processes. */
     readonly limits: { readonly memory: string; readonly pids: number };
     /** Names the containers, network and state directory on the host. Default: app. */
@@ -168,6 +170,9 @@ export function toolOptions(s: HostReleaseSettings): string[] {
         "--keep-releases",
         checkInt("keepReleases", s.keepReleases, hostLimits.keepReleases.min, hostLimits.keepReleases.max),
         ...drainOptions(s),
+        ...(s.metricsPort === undefined
+            ? []
+            : ["--metrics-port", checkInt("metricsPort", s.metricsPort, port.min, port.max)]),
         "--memory",
         checkMemory(s.limits.memory),
         "--pids-limit",
@@ -181,6 +186,9 @@ export function toolOptions(s: HostReleaseSettings): string[] {
     }
     if (new Set([s.publicPort, s.bluePort, s.greenPort]).size !== 3) {
         throw new Error("publicPort, bluePort and greenPort must be three different ports");
+    }
+    if (s.metricsPort !== undefined && [s.publicPort, s.bluePort, s.greenPort].includes(s.metricsPort)) {
+        throw new Error("metricsPort must differ from publicPort, bluePort and greenPort");
     }
     return args;
 }

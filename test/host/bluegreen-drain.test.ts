@@ -135,7 +135,9 @@ describe("host tier: draining before a colour stops", function () {
         // The requests the new colour took in the moment it served finish before it stops.
         assert.strictEqual(r.code, 6, r.stderr);
         const inputs = callsOf(r.calls, "socat").map((c) => c.at(-1));
-        const back = inputs.indexOf("<set server app/blue state ready; set server app/green state maint");
+        const back = inputs.indexOf(
+            "<set weight app/blue 100; set server app/blue state ready; set server app/green state maint",
+        );
         const drain = inputs.indexOf("<set server app/green state drain");
         assert.ok(back >= 0 && drain > back, `switch back before the drain: ${inputs.join(" | ")}`);
         assert.deepStrictEqual(lifecycle(r.calls, "green").slice(-4), ["poll", "stop -t 10", "rm", "maint"]);

@@ -42,6 +42,7 @@ describe("canary releases on real hosts, under load (integration)", function () 
         [hosts[1].name]: [
             ...["--instance", `${PREFIX}-b`, "--public-port", String(PORT_B)],
             ...["--blue-port", String(PORT_B + 1), "--green-port", String(PORT_B + 2)],
+            ...["--metrics-port", String(PORT_B + 5)],
         ],
     });
 
@@ -51,7 +52,7 @@ describe("canary releases on real hosts, under load (integration)", function () 
         hosts = rig.hosts.slice(0, 2);
         await removeInstances(PREFIX);
         for (const h of hosts) assert.strictEqual((await installTool(rig, h)).code, 0);
-        settings = { ...settingsFor(rig, `${PREFIX}-a`, PORT_A), drainSeconds: 5 };
+        settings = { ...settingsFor(rig, `${PREFIX}-a`, PORT_A), drainSeconds: 5, metricsPort: PORT_A + 5 };
     });
     after(async () => {
         if (rig) await removeInstances(PREFIX);
@@ -136,6 +137,16 @@ describe("canary releases on real hosts, under load (integration)", function () 
         assert.match(r.stderr, /step 2\/2 \(50%\) passed/);
         assert.strictEqual(failed, 0, `${failed} of ${total} requests failed`);
         await everyHostServes("2.0.0");
+        // What the analysis read, each proxy also serves in Prometheus format on loopback.
+        for (const port of [PORT_A + 5, PORT_B + 5]) {
+            const metrics = await get(port, "/metrics");
+            assert.strictEqual(metrics.status, 200);
+            assert.match(
+                metrics.body,
+                /^haproxy_server_http_responses_total\{proxy="app",server="green",code="2xx"\} [1-9]\d*$/m,
+            );
+            assert.match(metrics.body, /^haproxy_server_current_sessions\{proxy="app",server="blue"\} \d+$/m);
+        }
         const log = (await history(rig, hosts[0], `${PREFIX}-a`)).slice(-2);
         assert.deepStrictEqual(
             log.map((e) => e.result),
