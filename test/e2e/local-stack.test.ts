@@ -31,6 +31,7 @@ function isolate(project: string): void {
     doc.setIn([...deploy, "publicPort"], PORT);
     doc.setIn([...deploy, "bluePort"], PORT + 1);
     doc.setIn([...deploy, "greenPort"], PORT + 2);
+    doc.setIn([...deploy, "metricsPort"], PORT + 5);
     doc.setIn(["config", "cicd-pipeline:environment", "url"], `http://127.0.0.1:${PORT}`);
     fs.writeFileSync(file, doc.toString());
 }
