@@ -15,7 +15,6 @@
  * orchestrator's start to every host serving the stable version again (its colour drained and
  * removed); P: the same for the good version, to its promotion.
  */
-import autocannon from "autocannon";
 import * as os from "os";
 import {
     asHostUser,
@@ -28,6 +27,7 @@ import {
     Rig,
     settingsFor,
     sleep,
+    startLoad,
     status,
     target,
 } from "../testkit/rig";
@@ -72,20 +72,14 @@ async function main(): Promise<void> {
     if (first.code !== 0) throw new Error(`first release failed:\n${first.stderr}`);
     const load0 = os.loadavg()[0];
 
-    let cannon: autocannon.Instance | undefined;
-    const loadDone = new Promise<autocannon.Result>((resolve, reject) => {
-        cannon = autocannon(
-            { url: `http://127.0.0.1:${PORT}/`, connections: CONNECTIONS, duration: 3600, timeout: 10 },
-            (err, result) => (err ? reject(err) : resolve(result)),
-        );
-    });
+    const load = startLoad(PORT, CONNECTIONS);
     await sleep(2000);
 
     let t = Date.now();
     const good = await release("2.0.0", true);
     const promoteSeconds = (Date.now() - t) / 1000;
     if (good.code !== 0) {
-        cannon!.stop();
+        void load.stop();
         throw new Error(`the good version was not promoted (exit ${good.code}):\n${good.stderr}`);
     }
     const badColour = (await status(rig, host, INSTANCE)).active?.colour === "blue" ? "green" : "blue";
@@ -95,8 +89,7 @@ async function main(): Promise<void> {
     const abortSeconds = (Date.now() - t) / 1000;
     const exposed = (await served(badColour)) - exposedBefore;
     await sleep(2000);
-    cannon!.stop();
-    const result = await loadDone;
+    const result = await load.stop();
     if (bad.code !== EXIT.canary)
         throw new Error(`the bad version was not aborted (exit ${bad.code}):\n${bad.stderr}`);
     const now = await status(rig, host, INSTANCE);

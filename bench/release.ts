@@ -18,7 +18,6 @@
  *    and the drain of the colour it replaces (reported on the line before: it waits for requests),
  *    from the tool's release log. B: the rollback's wall time as the client sees it, SSH included.
  */
-import autocannon from "autocannon";
 import * as http from "http";
 import * as os from "os";
 import {
@@ -33,6 +32,7 @@ import {
     Rig,
     settingsFor,
     sleep,
+    startLoad,
     target,
 } from "../testkit/rig";
 import { releaseArgs } from "../components/deploy/host-commands";
@@ -70,13 +70,7 @@ async function main(): Promise<void> {
     if (first.code !== 0) throw new Error(`first release failed:\n${first.stderr}`);
     const load0 = os.loadavg()[0];
 
-    let cannon: autocannon.Instance | undefined;
-    const loadDone = new Promise<autocannon.Result>((resolve, reject) => {
-        cannon = autocannon(
-            { url: `http://127.0.0.1:${PORT}/`, connections: CONNECTIONS, duration: 3600, timeout: 10 },
-            (err, result) => (err ? reject(err) : resolve(result)),
-        );
-    });
+    const load = startLoad(PORT, CONNECTIONS);
     const agent = new http.Agent({ keepAlive: true, maxSockets: SLOW_CONNECTIONS });
     const slow: string[] = [];
     let slowRunning = true;
@@ -92,7 +86,7 @@ async function main(): Promise<void> {
         const started = Date.now();
         const res = await release(version, ["--fresh"]);
         if (res.code !== 0) {
-            cannon!.stop();
+            void load.stop();
             slowRunning = false;
             throw new Error(`release ${i + 1} (${version}) failed:\n${res.stderr}`);
         }
@@ -111,8 +105,7 @@ async function main(): Promise<void> {
     slowRunning = false;
     await Promise.all(slowClients);
     agent.destroy();
-    cannon!.stop();
-    const result = await loadDone;
+    const result = await load.stop();
     const wall = (Date.now() - t0) / 1000;
 
     const entries = (await history(rig, host, INSTANCE)).slice(logStart);

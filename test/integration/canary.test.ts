@@ -5,7 +5,6 @@
  * more per request).
  */
 import * as assert from "assert";
-import autocannon from "autocannon";
 import {
     asHostUser,
     get,
@@ -18,6 +17,7 @@ import {
     Rig,
     settingsFor,
     sleep,
+    startLoad,
     target,
 } from "../../testkit/rig";
 import { HostReleaseSettings, HostTarget } from "../../components/deploy/host-commands";
@@ -83,20 +83,10 @@ describe("canary releases on real hosts, under load (integration)", function () 
     async function underLoad<T>(
         during: () => Promise<T>,
     ): Promise<{ value: T; total: number; failed: number }> {
-        const runs = [PORT_A, PORT_B].map((port) => {
-            let instance: autocannon.Instance | undefined;
-            const done = new Promise<autocannon.Result>((resolve, reject) => {
-                instance = autocannon(
-                    { url: `http://127.0.0.1:${port}/`, connections: 10, duration: 600 },
-                    (err, result) => (err ? reject(err) : resolve(result)),
-                );
-            });
-            return { stop: () => instance!.stop(), done };
-        });
+        const loads = [PORT_A, PORT_B].map((port) => startLoad(port, 10));
         await sleep(500);
         const value = await during();
-        runs.forEach((r) => r.stop());
-        const results = await Promise.all(runs.map((r) => r.done));
+        const results = await Promise.all(loads.map((l) => l.stop()));
         return {
             value,
             total: results.reduce((n, r) => n + r.requests.total, 0),
