@@ -289,6 +289,7 @@ async function declareDeployment(config: PipelineConfig, deploy: Deploy) {
         resolveDigest: deploy.resolveDigest && config.release.version !== undefined,
         settings: hostReleaseSettings(deploy),
         batchSize: deploy.batchSize,
+        ...(deploy.strategy === "canary" && { canary: deploy.canary }),
     });
 }
 

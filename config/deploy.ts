@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { BATCH_SIZE_MAX, PIDS_MAX, PIDS_MIN } from "../components/deploy/host-commands";
 import { hostDefaults, hostLimits } from "../components/deploy/host-facts";
+import { canarySettingsSchema } from "../components/deploy/orchestrator/canary-settings";
 import { hostPatterns } from "./patterns";
 
 const {
@@ -26,10 +27,21 @@ const {
  */
 export const DEFAULT_PROXY_IMAGE =
     "haproxy:2.6@sha256:27d5ea8c22a63b2f072974b3d15e34816ee7f19fa68d13e37ec1d69e2a5df8d1";
+/**
+ * The loopback port where each host's proxy serves its metrics in Prometheus format unless
+ * deploy.metricsPort says otherwise (8405, the port HAProxy's documentation uses for its exporter).
+ */
+export const DEFAULT_METRICS_PORT = 8405;
 /** Limits of each app container unless deploy.limits says otherwise. */
 export const DEFAULT_LIMITS = { memory: "512m", pids: 512 } as const;
 
 const port = z.number().int().min(hostLimits.port.min).max(hostLimits.port.max);
+
+/** A whole number of seconds within bounds, with errors that say the bounds and what 0 means. */
+function wholeSeconds(bounds: { min: number; max: number }, zero: string) {
+    const error = `must be a whole number of seconds from ${bounds.min} to ${bounds.max} (${zero})`;
+    return z.number({ error }).int({ error }).min(bounds.min, { error }).max(bounds.max, { error });
+}
 const positive = z.number().int().min(1);
 
 const hostSchema = z.strictObject({
@@ -131,6 +143,41 @@ export const deploySchema = z
                 error: `must be at most ${hostLimits.lockTimeoutSeconds.max} seconds`,
             })
             .default(hostDefaults.lockTimeoutSeconds),
+        /**
+         * Seconds a colour is drained at most before it is stopped (replaced by a release, removed
+         * by a failed one or by uninstall): it gets no new request, and is stopped as soon as the
+         * proxy reports no session on it.
+         */
+        drainSeconds: wholeSeconds(
+            hostLimits.drainSeconds,
+            "0 stops a colour without waiting for its requests",
+        ).default(hostDefaults.drainSeconds),
+        /** Seconds a stopped colour gets between SIGTERM and SIGKILL to finish gracefully. */
+        stopTimeoutSeconds: wholeSeconds(
+            hostLimits.stopTimeoutSeconds,
+            "0 kills a colour at once after SIGTERM",
+        ).default(hostDefaults.stopTimeoutSeconds),
+        /** The proxy's Prometheus metrics on 127.0.0.1:metricsPort/metrics; false: none. */
+        metricsPort: z
+            .union([port, z.literal(false)], {
+                error: `must be a port number (the proxy's metrics on 127.0.0.1), or false for none`,
+            })
+            .default(DEFAULT_METRICS_PORT)
+            .transform((p) => (p === false ? undefined : p)),
+        /** blue-green: switch every request at once; canary: step by step, judged (deploy.canary). */
+        strategy: z
+            .enum(["blue-green", "canary"], { error: 'must be "blue-green" or "canary"' })
+            .default("blue-green"),
+        /** The canary's steps and thresholds (strategy: canary); defaults in canary-settings.ts. */
+        canary: canarySettingsSchema.optional(),
+    })
+    .transform((d) => ({
+        ...d,
+        canary: d.canary ?? (d.strategy === "canary" ? canarySettingsSchema.parse({}) : undefined),
+    }))
+    .refine((d) => d.canary === undefined || d.strategy === "canary", {
+        error: 'is set, but deploy.strategy is "blue-green", which does not use it. Fix: set deploy.strategy: canary, or remove deploy.canary',
+        path: ["canary"],
     })
     .refine((d) => new Set(d.hosts.map((h) => h.name)).size === d.hosts.length, {
         error: "host names must be unique",
@@ -144,6 +191,14 @@ export const deploySchema = z
         error: "publicPort, bluePort and greenPort must be three different ports",
         path: ["publicPort"],
     })
+    .refine(
+        (d) =>
+            d.metricsPort === undefined || ![d.publicPort, d.bluePort, d.greenPort].includes(d.metricsPort),
+        {
+            error: "must differ from publicPort, bluePort and greenPort (or be false for no metrics)",
+            path: ["metricsPort"],
+        },
+    )
     .refine((d) => d.allowUnpinnedProxyImage || proxyImagePinned(d.proxyImage), {
         error:
             "is not pinned by digest: whoever can move its tag changes what runs in front of the app. " +

@@ -4,7 +4,7 @@
  * (secrets.ts), the cross-field rules (rules.ts), the parse entry point (parse.ts) and the reading
  * of committed stack files (stack-file.ts).
  */
-export { DEFAULT_LIMITS, DEFAULT_PROXY_IMAGE, proxyImagePinned } from "./deploy";
+export { DEFAULT_LIMITS, DEFAULT_METRICS_PORT, DEFAULT_PROXY_IMAGE, proxyImagePinned } from "./deploy";
 export { loadConfig, parseConfig } from "./parse";
 export { crossFieldRules } from "./rules";
 export { secretNames, secretTable } from "./secrets";

@@ -267,7 +267,8 @@ for spec in "${HOSTS[@]}"; do
 done
 
 log "building test images"
-versions=(1.0.0:ok 2.0.0:ok 2.1.0:ok 3.0.0-unhealthy:unhealthy 4.0.0-smokefail:smokefail 5.0.0-slow:slow)
+versions=(1.0.0:ok 2.0.0:ok 2.1.0:ok 3.0.0-unhealthy:unhealthy 4.0.0-smokefail:smokefail 5.0.0-slow:slow
+    6.0.0-flaky:flaky 7.0.0-slowdown:slowdown)
 images=("$PROXY_REPO:2.6")
 for spec in "${versions[@]}"; do images+=("$APP_REPO:${spec%%:*}"); done
 read_images "${images[@]}"

@@ -5,6 +5,7 @@
  * host (scripts/host-setup.sh): it runs only the gate, so what a test does on the host besides the
  * tool it does as the host's admin (this machine's root), with asHostUser.
  */
+import autocannon from "autocannon";
 import { spawn } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
@@ -251,6 +252,45 @@ export function get(port: number, urlPath: string): Promise<{ status: number; bo
         );
         req.on("timeout", () => req.destroy(new Error("timeout")));
         req.on("error", reject);
+    });
+}
+
+/** Load that runs until stopped: autocannon's keep-alive connections on a loopback port. */
+export interface Load {
+    /** Stops the load; resolves with autocannon's result. */
+    stop(): Promise<autocannon.Result>;
+}
+
+/** Starts `connections` keep-alive connections making GET requests to 127.0.0.1:port as fast as they can. */
+export function startLoad(port: number, connections: number, urlPath = "/"): Load {
+    let instance: autocannon.Instance | undefined;
+    const done = new Promise<autocannon.Result>((resolve, reject) => {
+        instance = autocannon(
+            { url: `http://127.0.0.1:${port}${urlPath}`, connections, duration: 3600, timeout: 10 },
+            (err, result) => (err ? reject(err) : resolve(result)),
+        );
+    });
+    return {
+        stop: () => {
+            instance?.stop();
+            return done;
+        },
+    };
+}
+
+/**
+ * One GET through an agent (keep-alive connections, as a browser or a client library holds them):
+ * resolves to the HTTP status, or to the socket error's code (ECONNRESET, TIMEOUT, ...); never rejects.
+ */
+export function fetchStatus(agent: http.Agent, port: number, urlPath: string): Promise<string> {
+    return new Promise((resolve) => {
+        const req = http.get({ host: "127.0.0.1", port, path: urlPath, agent, timeout: 30_000 }, (res) => {
+            res.resume();
+            res.on("end", () => resolve(String(res.statusCode)));
+            res.on("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+        });
+        req.on("timeout", () => req.destroy(Object.assign(new Error("timeout"), { code: "TIMEOUT" })));
+        req.on("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
     });
 }
 

@@ -8,6 +8,7 @@ import {
     orchestratorArgs,
     orchestratorCommand,
 } from "./host-commands";
+import type { CanarySettings } from "./orchestrator/canary-settings";
 import { orchestratorScript } from "./orchestrator/script";
 import { parseSummary, ReleaseSummary } from "./orchestrator/summary";
 import { resolveDigest } from "./registry";
@@ -37,6 +38,11 @@ export interface BlueGreenDeploymentArgs {
     readonly settings: HostReleaseSettings;
     /** Hosts released at once; a batch starts when the previous one succeeded. Default: 1. */
     readonly batchSize?: number;
+    /**
+     * Release as a canary, judged from the proxies' counters, with these steps and thresholds
+     * (orchestrator/canary.ts); every host moves through the steps together. Default: none (blue-green).
+     */
+    readonly canary?: CanarySettings;
 }
 
 /**
@@ -81,6 +87,7 @@ export class BlueGreenDeployment extends pulumi.ComponentResource {
                 user: args.user,
                 hosts: args.hosts,
                 batchSize,
+                ...(args.canary && { canary: args.canary }),
             }),
         );
         plan(`sha256:${"0".repeat(64)}`);
@@ -115,6 +122,8 @@ export class BlueGreenDeployment extends pulumi.ComponentResource {
                         privateKey: args.privateKey,
                         instance: args.settings.instance,
                         lockTimeoutSeconds: args.settings.lockTimeoutSeconds,
+                        drainSeconds: args.settings.drainSeconds,
+                        stopTimeoutSeconds: args.settings.stopTimeoutSeconds,
                     },
                     { parent: this },
                 ),
@@ -169,6 +178,7 @@ export function hostReleaseSettings(
 ): HostReleaseSettings {
     const { publicPort, appPort, bluePort, greenPort, proxyImage, health, smokePaths } = deploy;
     const { keepReleases, lockTimeoutSeconds, limits, instance, bind } = deploy;
+    const { drainSeconds, stopTimeoutSeconds, metricsPort } = deploy;
     return {
         publicPort,
         appPort,
@@ -179,6 +189,9 @@ export function hostReleaseSettings(
         smokePaths,
         keepReleases,
         lockTimeoutSeconds,
+        ...(drainSeconds !== undefined && { drainSeconds }),
+        ...(stopTimeoutSeconds !== undefined && { stopTimeoutSeconds }),
+        ...(metricsPort !== undefined && { metricsPort }),
         limits: { memory: limits.memory, pids: limits.pids },
         ...(instance !== undefined && { instance }),
         ...(bind !== undefined && { bind }),

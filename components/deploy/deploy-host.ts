@@ -15,6 +15,10 @@ export interface DeployHostArgs {
     readonly instance?: string;
     /** Seconds the uninstall waits for a running release of the instance. Default: 120. */
     readonly lockTimeoutSeconds?: number;
+    /** Seconds the uninstall drains each colour at most before stopping it. Default: 30. */
+    readonly drainSeconds?: number;
+    /** Seconds a colour gets after SIGTERM when the uninstall stops it. Default: 10. */
+    readonly stopTimeoutSeconds?: number;
 }
 
 /**
@@ -49,6 +53,8 @@ export class DeployHost extends pulumi.ComponentResource {
             uninstallCommand({
                 instance: args.instance,
                 lockTimeoutSeconds: args.lockTimeoutSeconds,
+                drainSeconds: args.drainSeconds,
+                stopTimeoutSeconds: args.stopTimeoutSeconds,
                 owner: name,
             }),
         );

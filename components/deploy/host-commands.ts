@@ -10,6 +10,8 @@
 import * as path from "path";
 import { hostDefaults, hostLimits, hostToolPath } from "./host-facts";
 import { hostPatterns, ownerPattern } from "./patterns";
+import type { CanarySettings } from "./orchestrator/canary-settings";
+import { canarySettingsSchema } from "./orchestrator/canary-settings";
 
 const { port, lockTimeoutSeconds: lockTimeout } = hostLimits;
 
@@ -82,6 +84,12 @@ export interface HostReleaseSettings {
     readonly keepReleases: number;
     /** Seconds to wait for another release's lock before failing. */
     readonly lockTimeoutSeconds: number;
+    /** Seconds a colour is drained at most before it is stopped. Default: host-facts' drainSeconds. */
+    readonly drainSeconds?: number;
+    /** Seconds a stopped colour gets after SIGTERM. Default: host-facts' stopTimeoutSeconds. */
+    readonly stopTimeoutSeconds?: number;
+    /** Loopback port of the proxy's Prometheus metrics (http://127.0.0.1:PORT/metrics). Default: none. */
+    readonly metricsPort?: number;
     /** Limits of each app container: memory ("512m", "2g"; no swap beyond it) and processes. */
     readonly limits: { readonly memory: string; readonly pids: number };
     /** Names the containers, network and state directory on the host. Default: app. */
@@ -161,6 +169,10 @@ export function toolOptions(s: HostReleaseSettings): string[] {
         checkInt("lockTimeoutSeconds", s.lockTimeoutSeconds, lockTimeout.min, lockTimeout.max),
         "--keep-releases",
         checkInt("keepReleases", s.keepReleases, hostLimits.keepReleases.min, hostLimits.keepReleases.max),
+        ...drainOptions(s),
+        ...(s.metricsPort === undefined
+            ? []
+            : ["--metrics-port", checkInt("metricsPort", s.metricsPort, port.min, port.max)]),
         "--memory",
         checkMemory(s.limits.memory),
         "--pids-limit",
@@ -175,7 +187,26 @@ export function toolOptions(s: HostReleaseSettings): string[] {
     if (new Set([s.publicPort, s.bluePort, s.greenPort]).size !== 3) {
         throw new Error("publicPort, bluePort and greenPort must be three different ports");
     }
+    if (s.metricsPort !== undefined && [s.publicPort, s.bluePort, s.greenPort].includes(s.metricsPort)) {
+        throw new Error("metricsPort must differ from publicPort, bluePort and greenPort");
+    }
     return args;
+}
+
+/** --drain-timeout and --stop-timeout, checked; the host-facts defaults where not given. */
+export function drainOptions(s: { drainSeconds?: number; stopTimeoutSeconds?: number }): string[] {
+    const { drainSeconds: drain, stopTimeoutSeconds: stop } = hostLimits;
+    return [
+        "--drain-timeout",
+        checkInt("drainSeconds", s.drainSeconds ?? hostDefaults.drainSeconds, drain.min, drain.max),
+        "--stop-timeout",
+        checkInt(
+            "stopTimeoutSeconds",
+            s.stopTimeoutSeconds ?? hostDefaults.stopTimeoutSeconds,
+            stop.min,
+            stop.max,
+        ),
+    ];
 }
 
 /** The image, version and digest options, checked. */
@@ -204,6 +235,8 @@ export interface OrchestratorOptions {
     readonly hostArgs?: Readonly<Record<string, readonly string[]>>;
     /** The SSH key file; if absent, the orchestrator reads $BLUEGREEN_SSH_KEY. */
     readonly keyFile?: string;
+    /** Release as a canary with these steps and thresholds; absent: blue-green. */
+    readonly canary?: CanarySettings;
 }
 
 /** argv of the orchestrator, `release-hosts` (orchestrator/cli.ts), without the program itself. */
@@ -227,6 +260,7 @@ export function orchestratorArgs(t: ReleaseTarget, s: HostReleaseSettings, o: Or
             );
         }
     }
+    if (o.canary !== undefined) args.push("--canary", JSON.stringify(canarySettingsSchema.parse(o.canary)));
     args.push(...targetOptions(t), "--", ...toolOptions(s));
     return args;
 }
@@ -291,7 +325,13 @@ function claimArgs(options: { instance?: string; owner?: string }): string[] {
  * before the old name's delete runs.
  */
 export function uninstallCommand(
-    options: { instance?: string; lockTimeoutSeconds?: number; owner?: string } = {},
+    options: {
+        instance?: string;
+        lockTimeoutSeconds?: number;
+        owner?: string;
+        drainSeconds?: number;
+        stopTimeoutSeconds?: number;
+    } = {},
 ): string {
     const args = ["uninstall", ...instanceArgs(options.instance)];
     args.push(
@@ -306,7 +346,7 @@ export function uninstallCommand(
     if (options.owner !== undefined) {
         args.push("--owner", check("owner", options.owner, ownerPattern, "letters, digits, . _ - only"));
     }
-    args.push("--remove-tool");
+    args.push(...drainOptions(options), "--remove-tool");
     return gateCommand(args);
 }
 

@@ -25,6 +25,15 @@ export const hostDefaults = {
     keepReleases: 20,
     /** A release waits this long for a running one on the same host before failing. */
     lockTimeoutSeconds: 120,
+    /**
+     * The longest a colour is drained before it is stopped: it gets no new request, and is stopped
+     * once the proxy reports no session on it, or after this many seconds. 30 s, as kamal-proxy and
+     * Argo Rollouts drain: enough for ordinary slow requests and uploads; a response that runs
+     * longer (a stream) is cut after it.
+     */
+    drainSeconds: 30,
+    /** Seconds a stopped colour gets between SIGTERM and SIGKILL (docker stop -t); Docker's default. */
+    stopTimeoutSeconds: 10,
 } as const;
 
 /** Inclusive bounds of the tool's numeric options; the stack config accepts the same. */
@@ -36,6 +45,14 @@ export const hostLimits = {
     keepReleases: { min: 1, max: 100 },
     /** An hour: a release still waiting after that is stuck, not busy. */
     lockTimeoutSeconds: { min: 0, max: 3600 },
+    /** 0 stops a colour without waiting; an hour at most, as the lock wait. */
+    drainSeconds: { min: 0, max: 3600 },
+    stopTimeoutSeconds: { min: 0, max: 600 },
+    /**
+     * A canary step's share of new requests, in percent: at least 1, and below 100 (a canary at
+     * 100 % leaves nothing to compare it with; passing every step promotes it to all requests).
+     */
+    canaryWeight: { min: 1, max: 99 },
     pids: { min: 16, max: 65536 },
     /** Docker's smallest memory limit, in megabytes. */
     memoryMinMegabytes: 6,

@@ -16,7 +16,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { asHostUser, ensureRig, get, Rig, run, Result } from "../../testkit/rig";
+import { asHostUser, ensureRig, get, Rig, run, Result, startLoad } from "../../testkit/rig";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const PORT = 18610; // the proxy's port in the copy's Pulumi.local.yaml
@@ -31,6 +31,7 @@ function isolate(project: string): void {
     doc.setIn([...deploy, "publicPort"], PORT);
     doc.setIn([...deploy, "bluePort"], PORT + 1);
     doc.setIn([...deploy, "greenPort"], PORT + 2);
+    doc.setIn([...deploy, "metricsPort"], PORT + 5);
     doc.setIn(["config", "cicd-pipeline:environment", "url"], `http://127.0.0.1:${PORT}`);
     fs.writeFileSync(file, doc.toString());
 }
@@ -205,6 +206,43 @@ describe("the local stack through the real Pulumi engine (e2e)", function () {
         assert.strictEqual(await served(), "2.0.0");
         assert.strictEqual(await output("version"), "2.0.0");
         assert.strictEqual(await output("digest"), rig.appDigests["2.0.0"]);
+        assert.deepStrictEqual(await output("liveVersions"), { local: "2.0.0" });
+    });
+
+    it("a canary of a version failing 5 % of requests: pulumi up fails (exit 13) with the figures, 2.0.0 serves", async () => {
+        const file = path.join(work, "Pulumi.local.yaml");
+        const committed = fs.readFileSync(file, "utf8");
+        const doc = YAML.parseDocument(committed);
+        doc.setIn(["config", "cicd-pipeline:deploy", "strategy"], "canary");
+        doc.setIn(["config", "cicd-pipeline:deploy", "canary"], {
+            steps: [
+                { weight: 5, bakeSeconds: 5 },
+                { weight: 50, bakeSeconds: 5 },
+            ],
+            minRequests: 50,
+            maxWaitSeconds: 60,
+        });
+        fs.writeFileSync(file, doc.toString());
+        const load = startLoad(PORT, 10);
+        let r: Result;
+        try {
+            r = await up("pulumi up 6.0.0-flaky as a canary (aborted)", "6.0.0-flaky");
+        } finally {
+            await load.stop();
+            fs.writeFileSync(file, committed);
+        }
+        assert.notStrictEqual(r.code, 0);
+        const shown = r.stdout + r.stderr;
+        // What the user sees: the orchestrator's lines and its error with the measured figures.
+        const lines = shown.split("\n").filter((l) => /^ {4}release-hosts: /.test(l));
+        console.log(`      pulumi up showed:\n${lines.map((l) => `      ${l}`).join("\n")}`);
+        assert.match(shown, /error: exit status 13: running "node - /);
+        assert.match(
+            shown,
+            /release-hosts: error: canary of 6\.0\.0-flaky failed at step 1\/2 \(5%\): error ratio [0-9.]+% is more than 1\.00 points above the stable version's 0\.00% \(new version: \d+ errors in \d+ requests .*\); every host serves its previous version/,
+        );
+        assert.strictEqual(await served(), "2.0.0");
+        assert.strictEqual(await output("version"), "2.0.0");
         assert.deepStrictEqual(await output("liveVersions"), { local: "2.0.0" });
     });
 

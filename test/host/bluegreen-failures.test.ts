@@ -68,10 +68,13 @@ describe("host tier: bluegreen against stand-in docker, curl, socat and flock", 
             );
             const switches = callsOf(r.calls, "socat")
                 .map((c) => c.at(-1))
-                .filter((i) => i?.startsWith("<set server"));
+                .filter((i) => i?.startsWith("<set"));
             assert.deepStrictEqual(switches, [
-                "<set server app/green state ready; set server app/blue state maint",
-                "<set server app/blue state ready; set server app/green state maint",
+                "<set weight app/green 100; set server app/green state ready; set server app/blue state maint",
+                "<set weight app/blue 100; set server app/blue state ready; set server app/green state maint",
+                // Then the new colour is drained before it stops (bluegreen-drain.test.ts).
+                "<set server app/green state drain",
+                "<set server app/green state maint",
             ]);
             assert.strictEqual(host.container("app-green"), undefined);
             assert.deepStrictEqual(host.routes(), ["blue"]);
@@ -114,7 +117,7 @@ describe("host tier: bluegreen against stand-in docker, curl, socat and flock", 
             assert.strictEqual(r.code, 7, r.stderr);
             assert.match(
                 r.stderr,
-                /proxy refused 'set server app\/blue state ready; set server app\/green state maint': No such server\./,
+                /proxy refused 'set weight app\/blue 100; set server app\/blue state ready; set server app\/green state maint': No such server\./,
             );
             assert.strictEqual(host.container("app-blue"), undefined);
         });

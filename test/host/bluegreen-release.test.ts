@@ -103,7 +103,9 @@ describe("host tier: bluegreen against stand-in docker, curl, socat and flock", 
             // Both commands of the switch in one admin session; then the smoke test through the proxy.
             assert.ok(
                 callsOf(r.calls, "socat").some(
-                    (c) => c.at(-1) === "<set server app/blue state ready; set server app/green state maint",
+                    (c) =>
+                        c.at(-1) ===
+                        "<set weight app/blue 100; set server app/blue state ready; set server app/green state maint",
                 ),
             );
             assert.ok(callsOf(r.calls, "curl").some((c) => c.at(-1) === "http://127.0.0.1:8080/health"));

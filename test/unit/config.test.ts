@@ -11,6 +11,7 @@ import {
     secretTable,
 } from "../../config";
 import { stackCredentials } from "../../components/credentials";
+import { canaryDefaults } from "../../components/deploy/orchestrator/canary-settings";
 import { configSchema } from "../../config/schema";
 import { testSecrets } from "../../testkit/mocks";
 
@@ -283,6 +284,91 @@ describe("config", () => {
         ] as const) {
             it(`app container limits: ${what}`, () => {
                 const raw = stackWith("staging", (o) => (o.deploy.limits = limits));
+                assertRejected(raw, `cicd-pipeline:deploy.${key}`, fragment);
+            });
+        }
+
+        it("deploy.strategy: blue-green by default, canary with the default steps and thresholds", () => {
+            assert.strictEqual(
+                parseConfig(stackWith("staging", () => undefined)).deploy?.strategy,
+                "blue-green",
+            );
+            assert.strictEqual(parseConfig(stackWith("staging", () => undefined)).deploy?.canary, undefined);
+            const canary = parseConfig(stackWith("staging", (o) => (o.deploy.strategy = "canary"))).deploy;
+            assert.deepStrictEqual(canary?.canary, canaryDefaults);
+            const own = parseConfig(
+                stackWith("staging", (o) => {
+                    o.deploy.strategy = "canary";
+                    o.deploy.canary = { steps: [{ weight: 10, bakeSeconds: 30 }], minRequests: 500 };
+                }),
+            ).deploy?.canary;
+            assert.deepStrictEqual(own?.steps, [{ weight: 10, bakeSeconds: 30 }]);
+            assert.strictEqual(own?.minRequests, 500);
+            assert.strictEqual(own?.maxErrorRatio, canaryDefaults.maxErrorRatio);
+        });
+
+        for (const [what, edit, key, fragment] of [
+            ["an unknown strategy", { strategy: "rolling" }, "strategy", '"blue-green" or "canary"'],
+            [
+                "canary settings under blue-green",
+                { canary: { minRequests: 10 } },
+                "canary",
+                "Fix: set deploy.strategy: canary, or remove deploy.canary",
+            ],
+            [
+                "a step at 100 %",
+                { strategy: "canary", canary: { steps: [{ weight: 100, bakeSeconds: 60 }] } },
+                "canary.steps[0].weight",
+                "from 1 to 99",
+            ],
+            [
+                "steps whose weights do not grow",
+                {
+                    strategy: "canary",
+                    canary: {
+                        steps: [
+                            { weight: 50, bakeSeconds: 60 },
+                            { weight: 5, bakeSeconds: 60 },
+                        ],
+                    },
+                },
+                "canary.steps",
+                "weights must grow",
+            ],
+            [
+                "a bake of no time",
+                { strategy: "canary", canary: { steps: [{ weight: 5, bakeSeconds: 0 }] } },
+                "canary.steps[0].bakeSeconds",
+                "from 1 to 3600",
+            ],
+            [
+                "an error ratio in percent",
+                { strategy: "canary", canary: { maxErrorRatio: 5 } },
+                "canary.maxErrorRatio",
+                "from 0 to 1",
+            ],
+            [
+                "a latency ratio below 1",
+                { strategy: "canary", canary: { maxLatencyRatio: 0.5 } },
+                "canary.maxLatencyRatio",
+                "from 1 to 100",
+            ],
+            [
+                "no requests needed",
+                { strategy: "canary", canary: { minRequests: 0 } },
+                "canary.minRequests",
+                "from 1 to",
+            ],
+            ["a negative drain", { drainSeconds: -1 }, "drainSeconds", "from 0 to 3600"],
+            [
+                "a stop timeout of an hour",
+                { stopTimeoutSeconds: 3600 },
+                "stopTimeoutSeconds",
+                "from 0 to 600",
+            ],
+        ] as const) {
+            it(`the release: ${what}`, () => {
+                const raw = stackWith("staging", (o) => Object.assign(o.deploy, edit));
                 assertRejected(raw, `cicd-pipeline:deploy.${key}`, fragment);
             });
         }

@@ -86,7 +86,7 @@ describe("deploy: the host's gate", () => {
         const uninstall = gate(uninstallCommand({ instance: "web", lockTimeoutSeconds: 45, owner: "o" }));
         assert.strictEqual(
             uninstall.stdout,
-            "ran: uninstall --instance web --lock-timeout 45 --owner o --remove-tool\n",
+            "ran: uninstall --instance web --lock-timeout 45 --owner o --drain-timeout 30 --stop-timeout 10 --remove-tool\n",
         );
     });
 

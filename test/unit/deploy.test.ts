@@ -110,9 +110,24 @@ describe("deploy: release commands as data", () => {
             ...["--blue-port", "18001", "--green-port", "18002", "--proxy-image", "haproxy:2.6"],
             ...["--health-path", "/health", "--health-successes", "3", "--health-interval-ms", "500"],
             ...["--health-timeout", "60", "--lock-timeout", "120", "--keep-releases", "20"],
+            ...["--drain-timeout", "30", "--stop-timeout", "10"],
             ...["--memory", "256m", "--pids-limit", "128"],
             ...["--smoke-path", "/health", "--smoke-path", "/version"],
         ]);
+    });
+
+    it("passes the drain budget and stop timeout, and refuses them out of bounds", () => {
+        const argv = releaseArgs(target, { ...settings, drainSeconds: 0, stopTimeoutSeconds: 600 });
+        const at = argv.indexOf("--drain-timeout");
+        assert.deepStrictEqual(argv.slice(at, at + 4), ["--drain-timeout", "0", "--stop-timeout", "600"]);
+        assert.throws(
+            () => releaseArgs(target, { ...settings, drainSeconds: 3601 }),
+            /invalid drainSeconds 3601: must be a whole number from 0 to 3600/,
+        );
+        assert.throws(
+            () => releaseArgs(target, { ...settings, stopTimeoutSeconds: -1 }),
+            /invalid stopTimeoutSeconds -1: must be a whole number from 0 to 600/,
+        );
     });
 
     it("adds the instance and bind address when given", () => {
@@ -441,7 +456,7 @@ describe("deploy: BlueGreenDeployment under mocks", () => {
             );
             assert.strictEqual(
                 String(install.inputs.delete),
-                `bluegreen uninstall --instance web --lock-timeout 45 --owner ${owner} --remove-tool`,
+                `bluegreen uninstall --instance web --lock-timeout 45 --owner ${owner} --drain-timeout 30 --stop-timeout 10 --remove-tool`,
             );
             // Only the resource that claimed the instance last may uninstall it.
             assert.strictEqual(install.inputs.create, `bluegreen install --instance web --owner ${owner}`);
@@ -451,7 +466,7 @@ describe("deploy: BlueGreenDeployment under mocks", () => {
         const defaults = (await declare(() => deployment())).mocks.ofType(types.remote)[0];
         assert.match(
             String(defaults.inputs.delete),
-            /bluegreen uninstall --lock-timeout 120 --owner \S+ --remove-tool/,
+            /bluegreen uninstall --lock-timeout 120 --owner \S+ --drain-timeout 30 --stop-timeout 10 --remove-tool/,
         );
     });
 

@@ -194,6 +194,8 @@ describe("host facts: the bash programs' copies equal the TypeScript definitions
             ["HEALTH_TIMEOUT", "health-timeout", d.health.timeoutSeconds],
             ["LOCK_TIMEOUT", "lock-timeout", d.lockTimeoutSeconds],
             ["KEEP_RELEASES", "keep-releases", d.keepReleases],
+            ["DRAIN_TIMEOUT", "drain-timeout", d.drainSeconds],
+            ["STOP_TIMEOUT", "stop-timeout", d.stopTimeoutSeconds],
         ];
         const assigned = toolAssignments();
         for (const [variable, option, value] of expected) {
@@ -231,6 +233,9 @@ describe("host facts: the bash programs' copies equal the TypeScript definitions
             ["health-timeout", l.healthTimeoutSeconds],
             ["keep-releases", l.keepReleases],
             ["lock-timeout", l.lockTimeoutSeconds],
+            ["drain-timeout", l.drainSeconds],
+            ["stop-timeout", l.stopTimeoutSeconds],
+            ["weight", l.canaryWeight],
             ["pids-limit", l.pids],
         ];
         for (const [option, { min, max }] of expected) {
@@ -280,6 +285,8 @@ describe("host facts: the bash programs' copies equal the TypeScript definitions
                         delete deploy[k];
                     for (const k of ["keepReleases", "lockTimeoutSeconds", "instance", "bind"])
                         delete deploy[k];
+                    delete deploy.drainSeconds;
+                    delete deploy.stopTimeoutSeconds;
                 }),
             ).deploy;
             const d = hostDefaults;
@@ -293,6 +300,8 @@ describe("host facts: the bash programs' copies equal the TypeScript definitions
                     smokePaths: config?.smokePaths,
                     keepReleases: config?.keepReleases,
                     lockTimeoutSeconds: config?.lockTimeoutSeconds,
+                    drainSeconds: config?.drainSeconds,
+                    stopTimeoutSeconds: config?.stopTimeoutSeconds,
                 },
                 {
                     publicPort: d.publicPort,
@@ -303,6 +312,8 @@ describe("host facts: the bash programs' copies equal the TypeScript definitions
                     smokePaths: d.smokePaths,
                     keepReleases: d.keepReleases,
                     lockTimeoutSeconds: d.lockTimeoutSeconds,
+                    drainSeconds: d.drainSeconds,
+                    stopTimeoutSeconds: d.stopTimeoutSeconds,
                 },
             );
             // Absent instance and bind: the component passes no option, so the tool's defaults apply.
@@ -323,6 +334,8 @@ describe("host facts: the bash programs' copies equal the TypeScript definitions
             ["health.timeoutSeconds", (c, v) => (c.health = { timeoutSeconds: v }), l.healthTimeoutSeconds],
             ["keepReleases", (c, v) => (c.keepReleases = v), l.keepReleases],
             ["lockTimeoutSeconds", (c, v) => (c.lockTimeoutSeconds = v), l.lockTimeoutSeconds],
+            ["drainSeconds", (c, v) => (c.drainSeconds = v), l.drainSeconds],
+            ["stopTimeoutSeconds", (c, v) => (c.stopTimeoutSeconds = v), l.stopTimeoutSeconds],
             ["limits.pids", (c, v) => (c.limits = { pids: v }), l.pids],
         ];
         for (const [key, set, { min, max }] of bounds) {
@@ -351,21 +364,45 @@ describe("host facts: the bash programs' copies equal the TypeScript definitions
             const text = read(TOOL);
             const out: Record<string, Set<string>> = {};
             const add = (sub: string, opt: string) => (out[sub] ??= new Set()).add(opt);
-            const subs = ["release", "status", "history", "claim", "uninstall"];
-            for (const m of text.matchAll(/^ {12}([*a-z]+:--[a-z-]+(?: \| [a-z]+:--[a-z-]+)*)\)/gm)) {
+            const subs = [
+                "release",
+                "status",
+                "history",
+                "claim",
+                "uninstall",
+                "canary-weight",
+                "canary-stats",
+                "canary-promote",
+                "canary-abort",
+            ];
+            for (const m of text.matchAll(/^ {12}([*a-z-]+:--[a-z-]+(?: \| [a-z-]+:--[a-z-]+)*)\)/gm)) {
                 for (const arm of m[1].split(" | ")) {
                     const [sub, opt] = arm.split(":");
                     for (const s of sub === "*" ? subs : [sub]) add(s, opt);
                 }
             }
-            for (const m of text.matchAll(/"\$command:\$opt" == ([a-z]+):(--[a-z-]+)/g)) add(m[1], m[2]);
+            for (const m of text.matchAll(/"\$(?:command|scope):\$opt" == ([a-z-]+):(--[a-z-]+)/g))
+                add(m[1], m[2]);
+            // canary-start takes release's options (its scope), and --weight.
+            out["canary-start"] = new Set([...out.release, ...(out["canary-start"] ?? [])]);
             return out;
         }
 
         it("the gate passes each subcommand's options but --state-dir and --env-file (paths on the host)", () => {
             const gate = read(GATE);
             const tool = toolOptions();
-            for (const sub of ["release", "status", "history", "claim", "uninstall"]) {
+            for (const sub of [
+                "release",
+                "status",
+                "history",
+                "claim",
+                "uninstall",
+                "canary-start",
+                "canary-weight",
+                "canary-stats",
+                "canary-promote",
+                "canary-abort",
+            ]) {
                 const values = new RegExp(`\\[${sub}\\]="([^"]*)"`).exec(gate)?.[1].split(" ") ?? [];
                 const flags = /declare -A FLAG_OPTIONS=\((.*)\)/.exec(gate)?.[1] ?? "";
                 const flag = new RegExp(`\\[${sub}\\]="([^"]*)"`).exec(flags)?.[1].split(" ") ?? [];

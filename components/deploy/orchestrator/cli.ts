@@ -13,6 +13,9 @@ import * as path from "path";
 import type { HostTarget } from "../host-commands";
 import { BATCH_SIZE_MAX } from "../host-commands";
 import { hostPatterns } from "../patterns";
+import { canaryRelease } from "./canary";
+import type { CanarySettings } from "./canary-settings";
+import { canarySettingsSchema } from "./canary-settings";
 import type { ReleasePlan } from "./release";
 import { EXIT, OrchestratorError, releaseHosts } from "./release";
 import { SshTransport } from "./ssh";
@@ -26,13 +29,18 @@ export const USAGE = `Usage:
   ${PROG} --user USER --host 'NAME ADDRESS PORT KEYTYPE KEY' [--host ...]
                 --image REPO --version TAG --digest sha256:HEX
                 [--batch-size N] [--key-file FILE] [--connect-timeout S]
-                [--host-arg NAME=ARG ...] [-- BLUEGREEN-RELEASE-OPTIONS...]
+                [--host-arg NAME=ARG ...] [--canary JSON] [-- BLUEGREEN-RELEASE-OPTIONS...]
 
 Checks every host first (SSH with the pinned host key, the tool, Docker); changes nothing if one
 cannot be reached (exit 9). Then releases the hosts in the order given, BATCH-SIZE at a time [1], in
 parallel within a batch. If a release fails, every host this run switched is released back to
 the version it served before, and the command exits with the tool's exit code (3 lock held,
 5 never healthy, 6 smoke test failed, ...; 1 otherwise) naming the host and the error.
+
+With --canary '{"steps":[{"weight":5,"bakeSeconds":60},...],"maxErrorRatio":0.01,...}' (the fields
+of deploy.canary; absent ones take their defaults) every host runs the new version beside the
+stable one, all hosts step by step together, and each step is judged from the proxies' counters;
+a failed step returns every host to the stable version and exits 13.
 
 The SSH private key is read from --key-file or, if not given, from $${KEY_VARIABLE}.
 Each host runs \`bluegreen <subcommand> <options>\` as plain words: the deploy key's forced command
@@ -69,6 +77,7 @@ export function parseArgs(argv: readonly string[]): CliOptions | "help" {
     const hostOptions: Record<string, string[]> = {};
     const values: Record<string, string> = {};
     let toolOptions: string[] = [];
+    let canary: CanarySettings | undefined;
     for (let i = 0; i < argv.length; i += 2) {
         const option = argv[i];
         if (option === "--") {
@@ -101,6 +110,9 @@ export function parseArgs(argv: readonly string[]): CliOptions | "help" {
                 hosts.push({ name, address, port: count(`port of ${name}`, port, 1, 65535), hostKey });
                 break;
             }
+            case "--canary":
+                canary = parseCanary(value);
+                break;
             case "--host-arg": {
                 const at = value.indexOf("=");
                 const name = check(
@@ -134,10 +146,26 @@ export function parseArgs(argv: readonly string[]): CliOptions | "help" {
             throw usage(`give ${arg} to ${PROG}, not after --`);
     }
     return {
-        plan: { user, hosts, batchSize, target, toolOptions, hostOptions },
+        plan: { user, hosts, batchSize, target, toolOptions, hostOptions, ...(canary && { canary }) },
         connectTimeout,
         ...(values["--key-file"] !== undefined && { keyFile: values["--key-file"] }),
     };
+}
+
+/** --canary's JSON, checked by the schema deploy.canary is checked by; errors name the field. */
+function parseCanary(text: string): CanarySettings {
+    let json: unknown;
+    try {
+        json = JSON.parse(text);
+    } catch {
+        throw usage(`--canary must be JSON such as '{"steps":[{"weight":5,"bakeSeconds":60}]}'`);
+    }
+    const parsed = canarySettingsSchema.safeParse(json);
+    if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        throw usage(`invalid --canary ${issue.path.join(".") || "value"}: ${issue.message}`);
+    }
+    return parsed.data;
 }
 
 const say = (line: string) => process.stderr.write(`${PROG}: ${line}\n`);
@@ -200,7 +228,9 @@ export async function runCli(): Promise<void> {
             connectTimeout: options.connectTimeout,
             env: childEnv,
         });
-        const summary = await releaseHosts(options.plan, transport, say);
+        const summary = options.plan.canary
+            ? await canaryRelease(options.plan, transport, say)
+            : await releaseHosts(options.plan, transport, say);
         process.stdout.write(`${JSON.stringify(summary)}\n`);
     } catch (e) {
         if (!(e instanceof OrchestratorError)) throw e;

@@ -9,6 +9,7 @@
  */
 import type { HostTarget, ReleaseTarget } from "../host-commands";
 import { gateCommand } from "../host-commands";
+import type { CanarySettings } from "./canary-settings";
 import type { HostStatus, ReleaseSummary } from "./summary";
 import { HostReportError, readHostLine } from "./summary";
 
@@ -35,10 +36,16 @@ export interface ReleasePlan {
     readonly toolOptions: readonly string[];
     /** Options of one host's tool only, by host name (hosts sharing a machine). */
     readonly hostOptions: Readonly<Record<string, readonly string[]>>;
+    /** Release as a canary with these steps and thresholds (canary.ts); absent: blue-green. */
+    readonly canary?: CanarySettings;
 }
 
-/** Exit codes of the orchestrator besides the tool's own (which a failed release passes on). */
-export const EXIT = { failed: 1, usage: 2, unreachable: 9, hostReport: 10 } as const;
+/**
+ * Exit codes of the orchestrator besides the tool's own (which a failed release passes on):
+ * 13 a canary judged worse than the stable version (or given too few requests to judge), after
+ * which every host serves the stable version again.
+ */
+export const EXIT = { failed: 1, usage: 2, unreachable: 9, hostReport: 10, canary: 13 } as const;
 
 /** A failed run: its message and the exit code the orchestrator ends with. */
 export class OrchestratorError extends Error {
@@ -51,7 +58,7 @@ export class OrchestratorError extends Error {
 }
 
 /** A host's options that say which instance it is: all that `status` needs. */
-function instanceOptions(options: readonly string[]): string[] {
+export function instanceOptions(options: readonly string[]): string[] {
     const out: string[] = [];
     for (let i = 0; i + 1 < options.length; i++) {
         if (options[i] === "--instance" || options[i] === "--state-dir") out.push(options[i], options[i + 1]);
@@ -59,8 +66,8 @@ function instanceOptions(options: readonly string[]): string[] {
     return out;
 }
 
-const lastLine = (text: string) => text.replace(/\n+$/, "").split("\n").pop() ?? "";
-const prefixed = (name: string, text: string) =>
+export const lastLine = (text: string) => text.replace(/\n+$/, "").split("\n").pop() ?? "";
+export const prefixed = (name: string, text: string) =>
     text
         .replace(/\n+$/, "")
         .split("\n")
@@ -68,7 +75,7 @@ const prefixed = (name: string, text: string) =>
         .map((l) => `[${name}] ${l}`);
 
 /** The host tool's message of a failed command: its last `error:` line, else its last line. */
-function reasonOf(stderr: string): string {
+export function reasonOf(stderr: string): string {
     const errors = stderr.split("\n").filter((l) => l.includes("error:"));
     if (errors.length > 0) return errors[errors.length - 1].replace(/^[^:]*: error: /, "");
     return lastLine(stderr);
@@ -79,8 +86,57 @@ function reasonOf(stderr: string): string {
  * 6 smoke test failed, ...; host/bluegreen's EXIT_* codes), so callers can tell them apart; 1 for
  * what is not the tool's (ssh's 255, a signal).
  */
-function failureCode(code: number): number {
+export function failureCode(code: number): number {
     return code >= 1 && code <= 125 ? code : EXIT.failed;
+}
+
+/** The tool options of one host: the plan's, then the host's own. */
+export function hostToolOptions(plan: ReleasePlan, host: HostTarget): string[] {
+    return [...plan.toolOptions, ...(plan.hostOptions[host.name] ?? [])];
+}
+
+/** Reads a host's status line (readHostLine); a refused one fails the run with exit 10. */
+export function readBack(host: HostTarget, what: string, line: string): HostStatus {
+    try {
+        return readHostLine(host.name, what, line);
+    } catch (e) {
+        if (e instanceof HostReportError) throw new OrchestratorError(e.message, EXIT.hostReport);
+        throw e;
+    }
+}
+
+/**
+ * Asks every host what it serves (`bluegreen status`) before anything changes; one that cannot be
+ * reached, or is not set up for the deploy key, fails the run with exit 9 and nothing changed.
+ */
+export async function checkHosts(
+    plan: ReleasePlan,
+    transport: Transport,
+    log: (line: string) => void,
+): Promise<Map<string, HostStatus>> {
+    const before = new Map<string, HostStatus>();
+    for (const host of plan.hosts) {
+        const r = await transport.run(
+            host,
+            gateCommand(["status", ...instanceOptions(hostToolOptions(plan, host))]),
+        );
+        if (r.code !== 0) {
+            // 127: a shell, not the gate, answered: the key is not restricted to the release tool there.
+            const hint =
+                r.code === 127
+                    ? " (this host is not set up for the deploy key: its admin runs the setup once, see scripts/host-setup.sh)"
+                    : "";
+            throw new OrchestratorError(
+                `cannot check ${host.name} (${host.address}:${host.port}) as ${plan.user}; nothing was changed on any host: ` +
+                    `${r.stderr.replace(/\n/g, " ")}${hint}`,
+                EXIT.unreachable,
+            );
+        }
+        const status = readBack(host, "status", lastLine(r.stdout));
+        before.set(host.name, status);
+        log(`${host.name} serves ${status.version || "nothing yet"}`);
+    }
+    return before;
 }
 
 /**
@@ -92,37 +148,11 @@ export async function releaseHosts(
     transport: Transport,
     log: (line: string) => void,
 ): Promise<ReleaseSummary> {
-    const { target, user } = plan;
-    const optionsOf = (host: HostTarget) => [...plan.toolOptions, ...(plan.hostOptions[host.name] ?? [])];
-    const readBack = (host: HostTarget, what: string, line: string): HostStatus => {
-        try {
-            return readHostLine(host.name, what, line);
-        } catch (e) {
-            if (e instanceof HostReportError) throw new OrchestratorError(e.message, EXIT.hostReport);
-            throw e;
-        }
-    };
+    const { target } = plan;
+    const optionsOf = (host: HostTarget) => hostToolOptions(plan, host);
 
     // 1. Every host answers, with its pinned key, before anything changes.
-    const before = new Map<string, HostStatus>();
-    for (const host of plan.hosts) {
-        const r = await transport.run(host, gateCommand(["status", ...instanceOptions(optionsOf(host))]));
-        if (r.code !== 0) {
-            // 127: a shell, not the gate, answered: the key is not restricted to the release tool there.
-            const hint =
-                r.code === 127
-                    ? " (this host is not set up for the deploy key: its admin runs the setup once, see scripts/host-setup.sh)"
-                    : "";
-            throw new OrchestratorError(
-                `cannot check ${host.name} (${host.address}:${host.port}) as ${user}; nothing was changed on any host: ` +
-                    `${r.stderr.replace(/\n/g, " ")}${hint}`,
-                EXIT.unreachable,
-            );
-        }
-        const status = readBack(host, "status", lastLine(r.stdout));
-        before.set(host.name, status);
-        log(`${host.name} serves ${status.version || "nothing yet"}`);
-    }
+    const before = await checkHosts(plan, transport, log);
 
     const release = (host: HostTarget, t: ReleaseTarget) =>
         transport.run(
