@@ -45,6 +45,8 @@ interface Behaviour {
 /** A fake fleet: records every command, in order, with the start and end of each. */
 class FakeHosts implements Transport {
     readonly events: string[] = [];
+    /** The start and end of each `status` (the check before any release). */
+    readonly checks: string[] = [];
     readonly commands: string[] = [];
     readonly serving = new Map<string, Serving>();
 
@@ -57,7 +59,12 @@ class FakeHosts implements Transport {
         this.commands.push(`${host.name}: ${command}`);
         const b = this.behaviour[host.name] ?? {};
         const now = this.serving.get(host.name) ?? { version: "", digest: "", image: "" };
-        if (words[1] === "status") return b.status ?? { code: 0, stdout: `${statusLine(now)}\n`, stderr: "" };
+        if (words[1] === "status") {
+            this.checks.push(`start ${host.name}`);
+            await new Promise((r) => setTimeout(r, 5));
+            this.checks.push(`end ${host.name}`);
+            return b.status ?? { code: 0, stdout: `${statusLine(now)}\n`, stderr: "" };
+        }
         assert.strictEqual(words[1], "release");
         const opt = (name: string) => words[words.indexOf(name) + 1];
         const version = opt("--version");
@@ -152,6 +159,25 @@ describe("deploy: the orchestrator releases batch by batch and keeps every host 
         assert.deepStrictEqual(r.log.slice(0, 2), ["web-1 serves 1.0.0", "web-2 serves 1.0.0"]);
         assert.ok(r.log.includes("[web-1] bluegreen: web-1 serves 2.0.0"), "each host's stderr, prefixed");
         assert.strictEqual(r.log[r.log.length - 1], "all 5 host(s) serve 2.0.0");
+    });
+
+    it("checks all the hosts at once, and only then releases", async () => {
+        const fake = new FakeHosts();
+        const r = await orchestrate(plan(3, 1), fake);
+        assert.ok(r.summary, r.error?.message);
+        assert.deepStrictEqual(fake.checks, [
+            "start web-1",
+            "start web-2",
+            "start web-3",
+            "end web-1",
+            "end web-2",
+            "end web-3",
+        ]);
+        assert.deepStrictEqual(r.log.slice(0, 3), [
+            "web-1 serves nothing yet",
+            "web-2 serves nothing yet",
+            "web-3 serves nothing yet",
+        ]);
     });
 
     it("a host's own options (--host-arg) go to that host's status and release only", async () => {

@@ -50,6 +50,18 @@ export class OrchestratorError extends Error {
     }
 }
 
+/** The most hosts checked at once before a release (each check is one ssh connection). */
+export const CHECKS_AT_ONCE = 32;
+
+/** fn over items, `size` at a time (each group after the one before has ended); results in order. */
+async function inGroups<T, R>(items: readonly T[], size: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+    const results: R[] = [];
+    for (let i = 0; i < items.length; i += size) {
+        results.push(...(await Promise.all(items.slice(i, i + size).map(fn))));
+    }
+    return results;
+}
+
 /** A host's options that say which instance it is: all that `status` needs. */
 function instanceOptions(options: readonly string[]): string[] {
     const out: string[] = [];
@@ -103,10 +115,14 @@ export async function releaseHosts(
         }
     };
 
-    // 1. Every host answers, with its pinned key, before anything changes.
+    // 1. Every host answers, with its pinned key, before anything changes. The checks run at once
+    // (CHECKS_AT_ONCE at most): a fleet's check takes about one connection's time, not one per host.
+    const checks = await inGroups(plan.hosts, CHECKS_AT_ONCE, (host) =>
+        transport.run(host, gateCommand(["status", ...instanceOptions(optionsOf(host))])),
+    );
     const before = new Map<string, HostStatus>();
-    for (const host of plan.hosts) {
-        const r = await transport.run(host, gateCommand(["status", ...instanceOptions(optionsOf(host))]));
+    plan.hosts.forEach((host, i) => {
+        const r = checks[i];
         if (r.code !== 0) {
             // 127: a shell, not the gate, answered: the key is not restricted to the release tool there.
             const hint =
@@ -122,7 +138,7 @@ export async function releaseHosts(
         const status = readBack(host, "status", lastLine(r.stdout));
         before.set(host.name, status);
         log(`${host.name} serves ${status.version || "nothing yet"}`);
-    }
+    });
 
     const release = (host: HostTarget, t: ReleaseTarget) =>
         transport.run(
