@@ -241,6 +241,38 @@ describe("deploy: the orchestrator releases batch by batch and keeps every host 
         assert.ok(r.log.includes("switching web-1 back to 1.0.0"));
     });
 
+    it("switches the hosts back a batch at a time, as it released them", async () => {
+        const fake = new FakeHosts({
+            "web-5": {
+                failRelease: { version: "2.0.0", code: 5, stderr: "bluegreen: error: never healthy\n" },
+            },
+        });
+        for (let n = 1; n <= 6; n++) fake.serving.set(`web-${n}`, OLD);
+        const r = await orchestrate(plan(6, 3), fake);
+        assert.strictEqual(r.error?.exitCode, 5);
+        assert.strictEqual(
+            r.error?.message,
+            "release of 2.0.0 failed on web-5: never healthy; switched web-1 web-2 web-3 web-4 web-6 back to their previous version",
+        );
+        // The batch of web-5 (web-4 to web-6) ran in full; then the five switched hosts go back, 3 at once.
+        assert.deepStrictEqual(
+            fake.events.filter((e) => e.endsWith(" 1.0.0")),
+            [
+                "start web-1 1.0.0",
+                "start web-2 1.0.0",
+                "start web-3 1.0.0",
+                "end web-1 1.0.0",
+                "end web-2 1.0.0",
+                "end web-3 1.0.0",
+                "start web-4 1.0.0",
+                "start web-6 1.0.0",
+                "end web-4 1.0.0",
+                "end web-6 1.0.0",
+            ],
+        );
+        for (let n = 1; n <= 6; n++) assert.deepStrictEqual(fake.serving.get(`web-${n}`), OLD);
+    });
+
     it("does not switch back a host that already served the new digest, and names hosts it cannot switch back", async () => {
         const fake = new FakeHosts({
             "web-2": {

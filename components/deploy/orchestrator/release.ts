@@ -179,14 +179,11 @@ export async function releaseHosts(
         const { host, result } = failed;
         const reason = reasonOf(result.stderr);
         log(`release of ${target.version} failed on ${host.name} (exit ${result.code}): ${reason}`);
-        const back: string[] = [];
-        const stuck: string[] = [];
-        for (const h of switched) {
+        // The switched hosts go back batchSize at once, as they were released: each is an instant
+        // switch to its retained colour, so a fleet's switch-back takes its batches' time, not its hosts'.
+        const outcomes = await inGroups(switched, plan.batchSize, async (h): Promise<string | undefined> => {
             const prev = before.get(h.name)!;
-            if (prev.digest === "") {
-                stuck.push(`${h.name} (it had no earlier release)`);
-                continue;
-            }
+            if (prev.digest === "") return `${h.name} (it had no earlier release)`;
             log(`switching ${h.name} back to ${prev.version}`);
             // Only values the host reported and readHostLine validated go back into a command.
             const r = await release(h, {
@@ -194,13 +191,12 @@ export async function releaseHosts(
                 version: prev.version,
                 digest: prev.digest,
             });
-            if (r.code === 0) {
-                back.push(h.name);
-            } else {
-                prefixed(h.name, r.stderr).forEach(log);
-                stuck.push(`${h.name} (rollback failed)`);
-            }
-        }
+            if (r.code === 0) return undefined;
+            prefixed(h.name, r.stderr).forEach(log);
+            return `${h.name} (rollback failed)`;
+        });
+        const back = switched.filter((_, i) => outcomes[i] === undefined).map((h) => h.name);
+        const stuck = outcomes.filter((o) => o !== undefined);
         let message = `release of ${target.version} failed on ${host.name}: ${reason}`;
         if (back.length > 0) message += `; switched ${back.join(" ")} back to their previous version`;
         if (stuck.length > 0) message += `; NOT rolled back: ${stuck.join(" ")}`;
