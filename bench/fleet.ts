@@ -32,9 +32,9 @@ import {
     FleetMember,
     fleetMembers,
     get,
-    history,
     holdReleaseLock,
     installTool,
+    releaseLog,
     removeInstances,
     instanceStateDir,
     Rig,
@@ -132,6 +132,7 @@ async function main(): Promise<void> {
 
     // O: one host, three new versions in turn (each neither live nor retained there).
     const one: number[] = [];
+    const oneStart = releaseLog(rig, members[0].instance).length;
     for (const version of ["2.0.0", "2.1.0", "1.0.0"]) {
         const run = await release(target(rig, version), [members[0]], 1);
         if (run.code !== 0) throw new Error(`one-host release of ${version} failed:\n${run.stderr}`);
@@ -139,10 +140,13 @@ async function main(): Promise<void> {
         console.log(`one host: ${version} on ${members[0].host.name} in ${secs(run.ms)}s`);
     }
 
+    const oneHost = releaseLog(rig, members[0].instance)
+        .slice(oneStart)
+        .map((e) => Number(e.duration_s));
+    console.log(`  on the host (median of 3): release ${median(oneHost).toFixed(2)}s`);
+
     // R: the fleet, a new version on every host.
-    const logStart = await Promise.all(
-        members.map(async (m) => (await history(rig, m.host, m.instance)).length),
-    );
+    const logStart = members.map((m) => releaseLog(rig, m.instance).length);
     const fleet = await release(target(rig, "2.0.0"), members, BATCH);
     if (fleet.code !== 0) throw new Error(`fleet release failed:\n${fleet.stderr}`);
     const after = await served();
@@ -152,9 +156,7 @@ async function main(): Promise<void> {
 
     // B: a failure on host FAILING.
     const failing = members[FAILING - 1];
-    const failStart = await Promise.all(
-        members.map(async (m) => (await history(rig, m.host, m.instance)).length),
-    );
+    const failStart = members.map((m) => releaseLog(rig, m.instance).length);
     const free = await holdReleaseLock(rig, failing);
     let failed: Run;
     try {
@@ -172,7 +174,7 @@ async function main(): Promise<void> {
     // Every host but the failing one switched to 2.1.0 and back to 2.0.0 (its retained colour);
     // the failing one recorded its failure and nothing else.
     for (const [i, m] of members.entries()) {
-        const entries = (await history(rig, m.host, m.instance))
+        const entries = releaseLog(rig, m.instance)
             .slice(failStart[i])
             .map((e) => `${e.version}:${e.result}:${e.instant}`);
         const expected =
@@ -222,9 +224,7 @@ async function profile(
         `  check of ${members.length} hosts done at ${secs(Math.max(...checked))}s; batches took ` +
             `${spans.map(secs).join(" ")}s`,
     );
-    const entries = await Promise.all(
-        members.map(async (m, i) => (await history(rig, m.host, m.instance)).slice(logStart[i])),
-    );
+    const entries = members.map((m, i) => releaseLog(rig, m.instance).slice(logStart[i]));
     const field = (name: string) => entries.flat().map((e) => Number(e[name]));
     const total = field("duration_s");
     console.log(
