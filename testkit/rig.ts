@@ -9,6 +9,7 @@ import autocannon from "autocannon";
 import { spawn } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
+import * as net from "net";
 import * as os from "os";
 import * as path from "path";
 import {
@@ -48,18 +49,25 @@ export interface Result {
 const SETUP = path.join(__dirname, "rig-setup.sh");
 const RIG_DIR = process.env.BG_RIG_DIR ?? "/var/lib/bluegreen-rig";
 
+export interface RunOptions {
+    readonly input?: string;
+    readonly env?: NodeJS.ProcessEnv;
+    readonly onSpawn?: (pid: number) => void;
+    /** Each piece of stderr as it arrives (the whole is in the Result too). */
+    readonly onStderr?: (chunk: string) => void;
+}
+
 /** Runs a program; never rejects on a non-zero exit. */
-export function run(
-    cmd: string,
-    args: readonly string[],
-    opts: { input?: string; env?: NodeJS.ProcessEnv; onSpawn?: (pid: number) => void } = {},
-): Promise<Result> {
+export function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<Result> {
     return new Promise((resolve, reject) => {
         const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ["pipe", "pipe", "pipe"] });
         let stdout = "";
         let stderr = "";
         child.stdout.on("data", (d) => (stdout += d));
-        child.stderr.on("data", (d) => (stderr += d));
+        child.stderr.on("data", (d) => {
+            stderr += d;
+            opts.onStderr?.(String(d));
+        });
         child.on("error", reject);
         child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
         if (child.pid !== undefined) opts.onSpawn?.(child.pid);
@@ -191,8 +199,12 @@ export function releaseHosts(
  * Runs the orchestrator exactly as the component's local command does: the command line of
  * orchestratorCommand through a shell, its JavaScript text on stdin, from the project's directory.
  */
-export function runOrchestrator(args: readonly string[], env?: NodeJS.ProcessEnv): Promise<Result> {
-    return run("sh", ["-c", orchestratorCommand(args)], { input: orchestratorScript(), env });
+export function runOrchestrator(
+    args: readonly string[],
+    env?: NodeJS.ProcessEnv,
+    opts: Pick<RunOptions, "onStderr"> = {},
+): Promise<Result> {
+    return run("sh", ["-c", orchestratorCommand(args)], { ...opts, input: orchestratorScript(), env });
 }
 
 /** Settings of one tool instance; each test gets its own instance name and ports. */
@@ -226,7 +238,12 @@ export async function resetInstance(rig: Rig, host: HostTarget, instance: string
     await run("docker", ["rm", "-f", ...names]);
     await run("docker", ["network", "rm", `${instance}-net`]);
     void host;
-    fs.rmSync(path.join(hostHome(rig), ".local/state/bluegreen", instance), { recursive: true, force: true });
+    fs.rmSync(instanceStateDir(rig, instance), { recursive: true, force: true });
+}
+
+/** An instance's state directory on the rig's hosts (its lock, state and release log). */
+export function instanceStateDir(rig: Rig, instance: string): string {
+    return path.join(hostHome(rig), ".local/state/bluegreen", instance);
 }
 
 /** Stops every instance this run created (containers are named by the tests' prefix). */
@@ -308,6 +325,20 @@ export async function history(
         .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
+/**
+ * The instance's release log read on the machine, as the host's admin reads it (no SSH): the same
+ * lines as history(), for tests that read many hosts' logs at once.
+ */
+export function releaseLog(rig: Rig, instance: string): Record<string, unknown>[] {
+    const file = path.join(instanceStateDir(rig, instance), "releases.log");
+    if (!fs.existsSync(file)) return [];
+    return fs
+        .readFileSync(file, "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
 /** The tool's status summary. */
 export async function status(rig: Rig, host: HostTarget, instance: string): Promise<Status> {
     const r = await bluegreen(rig, host, ["status", "--instance", instance]);
@@ -368,4 +399,113 @@ export async function ownImage(rig: Rig, owner: string, version: string): Promis
         ?.slice(image.length + 1);
     if (!digest) throw new Error(`no registry digest for ${tag}: ${digests.stdout}${digests.stderr}`);
     return { image, version, digest };
+}
+
+/** The fleet's sshd hosts listen on 127.0.0.1:FLEET_FIRST_PORT and up, one port each. */
+export const FLEET_FIRST_PORT = 2230;
+/** The most fleet hosts (their ports end at 2259). */
+export const FLEET_MAX_HOSTS = 30;
+const FLEET_SETUP = path.join(__dirname, "fleet-setup.sh");
+
+/**
+ * Starts the fleet's first `count` hosts (fleet-01, fleet-02, ...: each its own sshd and host key on
+ * loopback, testkit/fleet-setup.sh), or finds them running; starts again one that was stopped.
+ * The rig (ensureRig) must be up.
+ */
+export async function startFleet(count: number): Promise<HostTarget[]> {
+    if (!Number.isInteger(count) || count < 1 || count > FLEET_MAX_HOSTS) {
+        throw new Error(`a fleet has 1 to ${FLEET_MAX_HOSTS} hosts, not ${count}`);
+    }
+    const r = await run(
+        "bash",
+        [FLEET_SETUP, "--hosts", String(count), "--first-port", String(FLEET_FIRST_PORT)],
+        { env: { ...process.env, BG_RIG_DIR: RIG_DIR } },
+    );
+    if (r.code !== 0) throw new Error(`testkit/fleet-setup.sh failed (exit ${r.code}):\n${r.stderr}`);
+    return JSON.parse(r.stdout) as HostTarget[];
+}
+
+/** Stops one fleet host's sshd, so that the host cannot be reached; startFleet starts it again. */
+export async function stopFleetHost(host: HostTarget): Promise<void> {
+    const pidFile = path.join(RIG_DIR, "fleet", host.name, "sshd.pid");
+    process.kill(Number(fs.readFileSync(pidFile, "utf8").trim()), "SIGTERM");
+    for (let i = 0; i < 40; i++) {
+        if (!(await listening(host.port))) return;
+        await sleep(50);
+    }
+    throw new Error(`sshd of ${host.name} still listens on ${host.port}`);
+}
+
+/** Whether something accepts connections on 127.0.0.1:port. */
+function listening(port: number): Promise<boolean> {
+    return new Promise((resolve) => {
+        const socket = net.connect({ host: "127.0.0.1", port });
+        socket.once("connect", () => {
+            socket.destroy();
+            resolve(true);
+        });
+        socket.once("error", () => resolve(false));
+    });
+}
+
+/** One fleet host with the tool instance and ports it has of its own (the hosts share one Docker Engine). */
+export interface FleetMember {
+    readonly host: HostTarget;
+    readonly instance: string;
+    readonly publicPort: number;
+    readonly bluePort: number;
+    readonly greenPort: number;
+}
+
+/** Each host's instance PREFIX-NN and ports: host i (from 0) has basePort + 10 i (public), + 1, + 2. */
+export function fleetMembers(hosts: readonly HostTarget[], prefix: string, basePort: number): FleetMember[] {
+    return hosts.map((host, i) => ({
+        host,
+        instance: `${prefix}-${String(i + 1).padStart(2, "0")}`,
+        publicPort: basePort + 10 * i,
+        bluePort: basePort + 10 * i + 1,
+        greenPort: basePort + 10 * i + 2,
+    }));
+}
+
+/** The orchestrator's --host-arg options that give each member its own instance and ports. */
+export function fleetHostArgs(members: readonly FleetMember[]): Record<string, string[]> {
+    return Object.fromEntries(
+        members.map((m) => [
+            m.host.name,
+            [
+                ...["--instance", m.instance, "--public-port", String(m.publicPort)],
+                ...["--blue-port", String(m.bluePort), "--green-port", String(m.greenPort)],
+            ],
+        ]),
+    );
+}
+
+/**
+ * A fault on one host: another process holds the lock of the member's instance (as a release
+ * started there by hand would), so a release on it with --lock-timeout 0 fails at once with the
+ * tool's exit 3 and changes nothing there. The orchestrator sends that host the same command as
+ * every other. Resolves with the function that lets the lock go.
+ */
+export async function holdReleaseLock(rig: Rig, member: FleetMember): Promise<() => Promise<void>> {
+    const lockFile = path.join(instanceStateDir(rig, member.instance), "lock");
+    if (!fs.existsSync(lockFile))
+        throw new Error(`no lock file ${lockFile}: release to ${member.host.name} first`);
+    // exec: the process that holds the lock is the one killed below, with nothing left behind.
+    const holder = spawn(
+        "bash",
+        ["-c", 'exec 9>>"$1" && flock 9 && echo held && exec sleep 600', "hold", lockFile],
+        {
+            stdio: ["ignore", "pipe", "inherit"],
+        },
+    );
+    const exited = new Promise<void>((resolve) => holder.once("exit", () => resolve()));
+    await new Promise<void>((resolve, reject) => {
+        holder.stdout.once("data", () => resolve());
+        holder.once("exit", (code) => reject(new Error(`cannot hold ${lockFile} (exit ${code})`)));
+    });
+    return async () => {
+        holder.kill("SIGTERM");
+        await exited;
+    };
 }

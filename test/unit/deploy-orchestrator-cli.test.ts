@@ -13,6 +13,7 @@ import * as os from "os";
 import * as path from "path";
 import { orchestratorArgs, orchestratorCommand } from "../../components/deploy/host-commands";
 import { orchestratorScript } from "../../components/deploy/orchestrator/script";
+import { controlOptions } from "../../components/deploy/orchestrator/ssh";
 
 const digestA = `sha256:${"a".repeat(64)}`;
 const digestB = `sha256:${"b".repeat(64)}`;
@@ -40,6 +41,8 @@ const target = { image: "docker.io/acme/web-app", version: "2.0.0", digest: dige
 const STAND_IN = `#!/bin/bash
 set -euo pipefail
 args=("$@")
+# -O exit: the orchestrator closes a host's shared connection at its end.
+if [[ " $* " == *" -O exit "* ]]; then printf '%s\\n' "$*" >> "$REC/control"; exit 0; fi
 n=\${#args[@]}
 cmd="\${args[n-1]}"
 address="\${args[n-3]}"
@@ -144,7 +147,8 @@ describe("deploy: the orchestrator's command, run as @pulumi/command runs it", f
         const workDir = r.read("workdir").trim();
         assert.strictEqual(
             argv[0],
-            `-F /dev/null -n -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=${workDir}/known_hosts ` +
+            `-F /dev/null -n -o ControlMaster=auto -o ControlPath=${workDir}/%C -o ControlPersist=60 ` +
+                `-o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=${workDir}/known_hosts ` +
                 "-o GlobalKnownHostsFile=/dev/null -o IdentitiesOnly=yes -o ConnectTimeout=10 -o ServerAliveInterval=15 " +
                 `-o ServerAliveCountMax=4 -o LogLevel=ERROR -i ${workDir}/key -p 22 -l deploy 10.0.0.1 -- bluegreen status`,
         );
@@ -153,6 +157,11 @@ describe("deploy: the orchestrator's command, run as @pulumi/command runs it", f
             argv[3],
             /10\.0\.0\.2 -- bluegreen release --image docker\.io\/acme\/web-app --version 2\.0\.0 /,
         );
+        // Each host's check and release share one connection, which the run closes at its end.
+        assert.deepStrictEqual(r.read("control").trim().split("\n").sort(), [
+            `-F /dev/null -o ControlMaster=auto -o ControlPath=${workDir}/%C -o ControlPersist=60 -o LogLevel=QUIET -p 22 -l deploy -O exit 10.0.0.1`,
+            `-F /dev/null -o ControlMaster=auto -o ControlPath=${workDir}/%C -o ControlPersist=60 -o LogLevel=QUIET -p 2222 -l deploy -O exit 10.0.0.2`,
+        ]);
         assert.strictEqual(
             r.read("known_hosts"),
             `10.0.0.1 ${hosts[0].hostKey}\n[10.0.0.2]:2222 ${hosts[1].hostKey}\n`,
@@ -167,6 +176,15 @@ describe("deploy: the orchestrator's command, run as @pulumi/command runs it", f
             assert.ok(!text.includes("b3BlbnNzaC1rZXktdjEAAAAAtest"));
         assert.deepStrictEqual(workDirs(r.rec), [], "the key's directory is gone");
         fs.rmSync(r.rec, { recursive: true });
+    });
+
+    it("shares one connection per host only where the control socket's path fits a Unix socket", () => {
+        assert.deepStrictEqual(controlOptions("/tmp/release-hosts-AbC123"), [
+            ...["-o", "ControlMaster=auto", "-o", "ControlPath=/tmp/release-hosts-AbC123/%C"],
+            ...["-o", "ControlPersist=60"],
+        ]);
+        // A long TMPDIR: ssh would refuse the socket's path and fail the connection; connect each time.
+        assert.deepStrictEqual(controlOptions(`/${"d".repeat(60)}/release-hosts-AbC123`), []);
     });
 
     it("a cancelled run (SIGTERM) stops its ssh processes and still removes the key file (exit 143)", async () => {

@@ -45,6 +45,8 @@ interface Behaviour {
 /** A fake fleet: records every command, in order, with the start and end of each. */
 class FakeHosts implements Transport {
     readonly events: string[] = [];
+    /** The start and end of each `status` (the check before any release). */
+    readonly checks: string[] = [];
     readonly commands: string[] = [];
     readonly serving = new Map<string, Serving>();
 
@@ -57,7 +59,12 @@ class FakeHosts implements Transport {
         this.commands.push(`${host.name}: ${command}`);
         const b = this.behaviour[host.name] ?? {};
         const now = this.serving.get(host.name) ?? { version: "", digest: "", image: "" };
-        if (words[1] === "status") return b.status ?? { code: 0, stdout: `${statusLine(now)}\n`, stderr: "" };
+        if (words[1] === "status") {
+            this.checks.push(`start ${host.name}`);
+            await new Promise((r) => setTimeout(r, 5));
+            this.checks.push(`end ${host.name}`);
+            return b.status ?? { code: 0, stdout: `${statusLine(now)}\n`, stderr: "" };
+        }
         assert.strictEqual(words[1], "release");
         const opt = (name: string) => words[words.indexOf(name) + 1];
         const version = opt("--version");
@@ -154,6 +161,25 @@ describe("deploy: the orchestrator releases batch by batch and keeps every host 
         assert.strictEqual(r.log[r.log.length - 1], "all 5 host(s) serve 2.0.0");
     });
 
+    it("checks all the hosts at once, and only then releases", async () => {
+        const fake = new FakeHosts();
+        const r = await orchestrate(plan(3, 1), fake);
+        assert.ok(r.summary, r.error?.message);
+        assert.deepStrictEqual(fake.checks, [
+            "start web-1",
+            "start web-2",
+            "start web-3",
+            "end web-1",
+            "end web-2",
+            "end web-3",
+        ]);
+        assert.deepStrictEqual(r.log.slice(0, 3), [
+            "web-1 serves nothing yet",
+            "web-2 serves nothing yet",
+            "web-3 serves nothing yet",
+        ]);
+    });
+
     it("a host's own options (--host-arg) go to that host's status and release only", async () => {
         const fake = new FakeHosts();
         const r = await orchestrate(
@@ -213,6 +239,38 @@ describe("deploy: the orchestrator releases batch by batch and keeps every host 
             ),
         );
         assert.ok(r.log.includes("switching web-1 back to 1.0.0"));
+    });
+
+    it("switches the hosts back a batch at a time, as it released them", async () => {
+        const fake = new FakeHosts({
+            "web-5": {
+                failRelease: { version: "2.0.0", code: 5, stderr: "bluegreen: error: never healthy\n" },
+            },
+        });
+        for (let n = 1; n <= 6; n++) fake.serving.set(`web-${n}`, OLD);
+        const r = await orchestrate(plan(6, 3), fake);
+        assert.strictEqual(r.error?.exitCode, 5);
+        assert.strictEqual(
+            r.error?.message,
+            "release of 2.0.0 failed on web-5: never healthy; switched web-1 web-2 web-3 web-4 web-6 back to their previous version",
+        );
+        // The batch of web-5 (web-4 to web-6) ran in full; then the five switched hosts go back, 3 at once.
+        assert.deepStrictEqual(
+            fake.events.filter((e) => e.endsWith(" 1.0.0")),
+            [
+                "start web-1 1.0.0",
+                "start web-2 1.0.0",
+                "start web-3 1.0.0",
+                "end web-1 1.0.0",
+                "end web-2 1.0.0",
+                "end web-3 1.0.0",
+                "start web-4 1.0.0",
+                "start web-6 1.0.0",
+                "end web-4 1.0.0",
+                "end web-6 1.0.0",
+            ],
+        );
+        for (let n = 1; n <= 6; n++) assert.deepStrictEqual(fake.serving.get(`web-${n}`), OLD);
     });
 
     it("does not switch back a host that already served the new digest, and names hosts it cannot switch back", async () => {

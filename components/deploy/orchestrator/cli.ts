@@ -237,6 +237,7 @@ export async function runCli(): Promise<void> {
         say(`error: ${e.message}`);
         process.exitCode = e.exitCode;
     } finally {
+        await transport?.close();
         cleanUp();
     }
 }

@@ -57,6 +57,18 @@ export class OrchestratorError extends Error {
     }
 }
 
+/** The most hosts checked at once before a release (each check is one ssh connection). */
+export const CHECKS_AT_ONCE = 32;
+
+/** fn over items, `size` at a time (each group after the one before has ended); results in order. */
+async function inGroups<T, R>(items: readonly T[], size: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+    const results: R[] = [];
+    for (let i = 0; i < items.length; i += size) {
+        results.push(...(await Promise.all(items.slice(i, i + size).map(fn))));
+    }
+    return results;
+}
+
 /** A host's options that say which instance it is: all that `status` needs. */
 export function instanceOptions(options: readonly string[]): string[] {
     const out: string[] = [];
@@ -114,12 +126,14 @@ export async function checkHosts(
     transport: Transport,
     log: (line: string) => void,
 ): Promise<Map<string, HostStatus>> {
+    // The checks run at once (CHECKS_AT_ONCE at most): a fleet's check takes about one connection's
+    // time, not one per host. They are judged in host order, so the first host that fails is named.
+    const checks = await inGroups(plan.hosts, CHECKS_AT_ONCE, (host) =>
+        transport.run(host, gateCommand(["status", ...instanceOptions(hostToolOptions(plan, host))])),
+    );
     const before = new Map<string, HostStatus>();
-    for (const host of plan.hosts) {
-        const r = await transport.run(
-            host,
-            gateCommand(["status", ...instanceOptions(hostToolOptions(plan, host))]),
-        );
+    plan.hosts.forEach((host, i) => {
+        const r = checks[i];
         if (r.code !== 0) {
             // 127: a shell, not the gate, answered: the key is not restricted to the release tool there.
             const hint =
@@ -135,7 +149,7 @@ export async function checkHosts(
         const status = readBack(host, "status", lastLine(r.stdout));
         before.set(host.name, status);
         log(`${host.name} serves ${status.version || "nothing yet"}`);
-    }
+    });
     return before;
 }
 
@@ -193,14 +207,11 @@ export async function releaseHosts(
         const { host, result } = failed;
         const reason = reasonOf(result.stderr);
         log(`release of ${target.version} failed on ${host.name} (exit ${result.code}): ${reason}`);
-        const back: string[] = [];
-        const stuck: string[] = [];
-        for (const h of switched) {
+        // The switched hosts go back batchSize at once, as they were released: each is an instant
+        // switch to its retained colour, so a fleet's switch-back takes its batches' time, not its hosts'.
+        const outcomes = await inGroups(switched, plan.batchSize, async (h): Promise<string | undefined> => {
             const prev = before.get(h.name)!;
-            if (prev.digest === "") {
-                stuck.push(`${h.name} (it had no earlier release)`);
-                continue;
-            }
+            if (prev.digest === "") return `${h.name} (it had no earlier release)`;
             log(`switching ${h.name} back to ${prev.version}`);
             // Only values the host reported and readHostLine validated go back into a command.
             const r = await release(h, {
@@ -208,13 +219,12 @@ export async function releaseHosts(
                 version: prev.version,
                 digest: prev.digest,
             });
-            if (r.code === 0) {
-                back.push(h.name);
-            } else {
-                prefixed(h.name, r.stderr).forEach(log);
-                stuck.push(`${h.name} (rollback failed)`);
-            }
-        }
+            if (r.code === 0) return undefined;
+            prefixed(h.name, r.stderr).forEach(log);
+            return `${h.name} (rollback failed)`;
+        });
+        const back = switched.filter((_, i) => outcomes[i] === undefined).map((h) => h.name);
+        const stuck = outcomes.filter((o) => o !== undefined);
         let message = `release of ${target.version} failed on ${host.name}: ${reason}`;
         if (back.length > 0) message += `; switched ${back.join(" ")} back to their previous version`;
         if (stuck.length > 0) message += `; NOT rolled back: ${stuck.join(" ")}`;
