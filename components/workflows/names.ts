@@ -12,3 +12,12 @@ export const workflowFileNames = {
 export function workflowPath(file: string): string {
     return `.github/workflows/${file}`;
 }
+
+/**
+ * The tag patterns that release to production: cd-production.yml triggers on them, and the
+ * production stack's `environment.deployFrom.tags` must list the same patterns, or GitHub refuses
+ * the approved deploy job (test/unit/workflows.test.ts checks the committed Pulumi.production.yaml).
+ * The image tags come from these with docker/metadata-action's semver rules, so they must be
+ * semver tags with a leading v.
+ */
+export const releaseTagPatterns: readonly string[] = ["v*"];
