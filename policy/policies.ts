@@ -268,12 +268,13 @@ export function plaintextSecrets(
     const found: { path: string; what: string }[] = [];
     for (const [path, text] of strings(props)) {
         if (allowed.includes(path)) continue;
-        for (const [key, value] of secretValues) {
-            if (text.includes(value)) found.push({ path, what: `the value of the secret config key ${key}` });
+        const keys = [...secretValues].filter(([, value]) => text.includes(value)).map(([key]) => key);
+        if (keys.length > 0) {
+            found.push({ path, what: `the value of the secret config key ${keys.join(", ")}` });
+            continue;
         }
-        for (const shape of secretShapes) {
-            if (shape.pattern.test(text)) found.push({ path, what: shape.what });
-        }
+        const shape = secretShapes.find((s) => s.pattern.test(text));
+        if (shape) found.push({ path, what: shape.what });
     }
     return found;
 }

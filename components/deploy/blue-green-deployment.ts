@@ -53,6 +53,8 @@ export class BlueGreenDeployment extends pulumi.ComponentResource {
     public readonly digest: pulumi.Output<string>;
     /** Version each host serves, by host name, as the hosts reported after the release. */
     public readonly liveVersions: pulumi.Output<Record<string, string>>;
+    /** Colour (blue or green) each host serves from, by host name, as the hosts reported it. */
+    public readonly liveColours: pulumi.Output<Record<string, string>>;
     /** The per-host components. */
     public readonly hosts: DeployHost[];
 
@@ -156,7 +158,17 @@ export class BlueGreenDeployment extends pulumi.ComponentResource {
         this.liveVersions = summary.apply((s) =>
             Object.fromEntries(Object.entries(s?.hosts ?? {}).map(([host, h]) => [host, h.version])),
         );
-        this.registerOutputs({ version: this.version, digest: this.digest, liveVersions: this.liveVersions });
+        this.liveColours = summary.apply((s) =>
+            Object.fromEntries(
+                Object.entries(s?.hosts ?? {}).flatMap(([host, h]) => (h.colour ? [[host, h.colour]] : [])),
+            ),
+        );
+        this.registerOutputs({
+            version: this.version,
+            digest: this.digest,
+            liveVersions: this.liveVersions,
+            liveColours: this.liveColours,
+        });
     }
 }
 

@@ -6,6 +6,7 @@ export const workflowFileNames = {
     securityScan: "security-scan.yml",
     preview: "pulumi-preview.yml",
     metrics: "pipeline-metrics.yml",
+    drift: "drift.yml",
 } as const;
 
 /** A workflow's path in the app repository. */
@@ -21,3 +22,9 @@ export function workflowPath(file: string): string {
  * semver tags with a leading v.
  */
 export const releaseTagPatterns: readonly string[] = ["v*"];
+
+/**
+ * The policy pack's directory in the Pulumi project (policy/): every preview and CD `pulumi up` of
+ * the generated workflows runs it with --policy-pack, relative to the project's directory.
+ */
+export const policyPackDir = "policy";

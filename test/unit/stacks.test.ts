@@ -194,12 +194,15 @@ describe("stacks built from their own Pulumi.<stack>.yaml", () => {
         assert.deepStrictEqual(requiredStatusChecks, ["Lint", "Test", "Build", "Security scan"]);
     });
 
-    it("declares each stack's credentials as secrets of its own environment, and staging's preview environment", () => {
+    it("declares each stack's credentials as secrets of its own environment, and staging's preview and drift environments", () => {
         const environmentObjects = (stack: (typeof stacks)[number]) =>
             githubObjects(get(stack)).filter((o) => o.startsWith("environment"));
         assert.deepStrictEqual(environmentObjects("staging"), [
+            "environment web-app drift",
             "environment web-app preview",
             "environment web-app staging",
+            "environment-secret web-app drift PULUMI_ACCESS_TOKEN",
+            "environment-secret web-app drift PULUMI_CONFIG_PASSPHRASE",
             "environment-secret web-app preview PULUMI_ACCESS_TOKEN",
             "environment-secret web-app preview PULUMI_CONFIG_PASSPHRASE",
             "environment-secret web-app staging DEPLOY_SSH_KEY",

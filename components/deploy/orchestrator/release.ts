@@ -51,7 +51,7 @@ export class OrchestratorError extends Error {
 }
 
 /** A host's options that say which instance it is: all that `status` needs. */
-function instanceOptions(options: readonly string[]): string[] {
+export function instanceOptions(options: readonly string[]): string[] {
     const out: string[] = [];
     for (let i = 0; i + 1 < options.length; i++) {
         if (options[i] === "--instance" || options[i] === "--state-dir") out.push(options[i], options[i + 1]);
@@ -192,7 +192,7 @@ export async function releaseHosts(
     }
 
     // 3. What serves now, per host, from each release's own summary line.
-    const hosts: Record<string, { version: string; digest: string }> = {};
+    const hosts: ReleaseSummary["hosts"] = {};
     for (const host of plan.hosts) {
         const lines = (outputs.get(host.name) ?? "").split("\n").filter((l) => l.startsWith("{"));
         const s = readBack(host, "release", lines[lines.length - 1] ?? "");
@@ -202,7 +202,7 @@ export async function releaseHosts(
                 EXIT.hostReport,
             );
         }
-        hosts[host.name] = { version: s.version, digest: s.digest };
+        hosts[host.name] = { version: s.version, digest: s.digest, ...(s.active && { colour: s.active }) };
     }
     log(`all ${plan.hosts.length} host(s) serve ${target.version}`);
     return { version: target.version, digest: target.digest, hosts };
