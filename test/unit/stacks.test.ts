@@ -283,10 +283,11 @@ describe("stacks built from their own Pulumi.<stack>.yaml", () => {
         );
     });
 
-    it("lets staging deploy only from develop and production only from v* tags", () => {
+    it("lets staging deploy only from develop, production only from v* tags, drift only from main", () => {
         const policies = (s: (typeof stacks)[number]) =>
             githubObjects(get(s)).filter((o) => o.startsWith("deployment-policy"));
         assert.deepStrictEqual(policies("staging"), [
+            "deployment-policy web-app drift main",
             "deployment-policy web-app preview refs/pull/*/merge",
             "deployment-policy web-app staging develop",
         ]);
