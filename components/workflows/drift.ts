@@ -114,6 +114,8 @@ function driftJob(s: WorkflowRenderSettings, stack: string): Job {
         permissions: { contents: "read", ...backendPermissions(s).permissions },
         permissionReasons: backendPermissions(s).permissionReasons,
         environment: { name: production ? deployStacks.production : driftEnvironment.name },
+        // A run waiting for production's approval holds no group (see the accepted finding above).
+        ...(production ? {} : { concurrency: { group: `drift-${stack}`, "cancel-in-progress": false } }),
         outputs: {
             drifted: expr("steps.report.outputs.drifted"),
             report: expr("steps.report.outputs.report"),
@@ -132,6 +134,12 @@ export function driftWorkflow(s: WorkflowRenderSettings): Workflow {
             ` ${deployStacks.production} is checked on demand from a release tag, after approval.`,
             " One issue per stack while it drifts.",
         ].join("\n"),
+        accepts: [
+            {
+                rule: "concurrency-limits",
+                reason: "production's check waits for approval and a group would hold other runs behind it; the staging check and the issues job have their own groups",
+            },
+        ],
         on: { schedule: [{ cron: "41 4 * * *" }], workflow_dispatch: null },
         permissions: {},
         defaults: bashDefaults,
