@@ -15,7 +15,7 @@ import type {
 } from "@pulumi/policy";
 import * as YAML from "yaml";
 import { hostPatterns } from "../components/deploy/patterns";
-import { KEY_VARIABLE } from "../components/deploy/orchestrator/cli";
+import { KEY_VARIABLE } from "../components/deploy/host-commands";
 import { githubActionsAppId } from "../components/repository/github-plan";
 import { releaseTagPatterns } from "../components/workflows/names";
 import { PolicyStackConfig } from "./stack-config";

@@ -5,7 +5,7 @@
  * branch's name, and the values of the secret config keys (to find them where they must not be).
  */
 import { planFeatures, githubPlans, repositoryVisibilities } from "../components/repository/github-plan";
-import { secretConfigKeys, secretTable } from "../config/secrets";
+import { secretConfigKeys, secretTable } from "../config/secret-table";
 
 /** What the policies need to know about the stack. */
 export interface PolicyStackConfig {

@@ -5,6 +5,7 @@ import {
     checkDigest,
     HostReleaseSettings,
     HostTarget,
+    KEY_VARIABLE,
     orchestratorArgs,
     orchestratorCommand,
 } from "./host-commands";
@@ -130,7 +131,7 @@ export class BlueGreenDeployment extends pulumi.ComponentResource {
                 // The orchestrator as one JavaScript text for `node -` (orchestrator/script.ts says
                 // why it runs this way); the key only in the secret environment.
                 stdin: orchestratorScript(),
-                environment: { BLUEGREEN_SSH_KEY: pulumi.secret(args.privateKey) },
+                environment: { [KEY_VARIABLE]: pulumi.secret(args.privateKey) },
                 triggers: [args.image, args.version, digest],
                 addPreviousOutputInEnv: false,
                 // No delete: every new version replaces this command, and a replacement runs the old
