@@ -335,6 +335,8 @@ export = async () => {
         version: deployment?.version,
         digest: deployment?.digest,
         liveVersions: deployment?.liveVersions,
+        /** The colour each host serves from: scripts/drift.sh compares it with what the hosts report. */
+        liveColours: deployment?.liveColours,
     };
     // A stack without GitHub objects or hosts has no such outputs, rather than undefined ones.
     return Object.fromEntries(Object.entries(outputs).filter(([, value]) => value !== undefined));

@@ -30,6 +30,13 @@ export const previewEnvironment = {
     branchPatterns: ["refs/pull/*/merge"],
 } as const;
 
+/**
+ * The environment of drift.yml's staging check. The staging stack declares it with what
+ * `pulumi preview --refresh -s staging` needs and nothing else; it admits only runs of the main
+ * branch (where scheduled and on-demand runs run).
+ */
+export const driftEnvironment = { name: "drift" } as const;
+
 /** The environment of the Slack notification jobs, declared by the owning stack when Slack is on. */
 export const notificationsEnvironment = "notifications";
 
@@ -129,8 +136,10 @@ export function stackCredentials(config: PipelineConfig): DeclaredCredential[] {
         out.push(variable(env, variableNames.githubAppClientId, config.githubApp?.clientId ?? ""));
     }
     if (stack === deployStacks.staging) {
-        out.push(...previewSecretKeys.filter(pulumiSecret).map((k) => secret(previewEnvironment.name, k)));
-        out.push(...backendVariables(previewEnvironment.name));
+        for (const environment of [previewEnvironment.name, driftEnvironment.name]) {
+            out.push(...previewSecretKeys.filter(pulumiSecret).map((k) => secret(environment, k)));
+            out.push(...backendVariables(environment));
+        }
     }
     if (config.github.ownsRepositoryObjects && config.workflows.slack) {
         out.push(...secretsOfScope("notifications").map((k) => secret(notificationsEnvironment, k)));
@@ -146,6 +155,11 @@ export function extraEnvironments(config: PipelineConfig): ExtraEnvironment[] {
         out.push({
             name: previewEnvironment.name,
             branchPatterns: previewEnvironment.branchPatterns,
+            tagPatterns: [],
+        });
+        out.push({
+            name: driftEnvironment.name,
+            branchPatterns: [config.github.branches.main],
             tagPatterns: [],
         });
     }

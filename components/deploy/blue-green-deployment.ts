@@ -5,6 +5,7 @@ import {
     checkDigest,
     HostReleaseSettings,
     HostTarget,
+    KEY_VARIABLE,
     orchestratorArgs,
     orchestratorCommand,
 } from "./host-commands";
@@ -59,6 +60,8 @@ export class BlueGreenDeployment extends pulumi.ComponentResource {
     public readonly digest: pulumi.Output<string>;
     /** Version each host serves, by host name, as the hosts reported after the release. */
     public readonly liveVersions: pulumi.Output<Record<string, string>>;
+    /** Colour (blue or green) each host serves from, by host name, as the hosts reported it. */
+    public readonly liveColours: pulumi.Output<Record<string, string>>;
     /** The per-host components. */
     public readonly hosts: DeployHost[];
 
@@ -137,7 +140,7 @@ export class BlueGreenDeployment extends pulumi.ComponentResource {
                 // The orchestrator as one JavaScript text for `node -` (orchestrator/script.ts says
                 // why it runs this way); the key only in the secret environment.
                 stdin: orchestratorScript(),
-                environment: { BLUEGREEN_SSH_KEY: pulumi.secret(args.privateKey) },
+                environment: { [KEY_VARIABLE]: pulumi.secret(args.privateKey) },
                 triggers: [args.image, args.version, digest],
                 addPreviousOutputInEnv: false,
                 // No delete: every new version replaces this command, and a replacement runs the old
@@ -165,7 +168,17 @@ export class BlueGreenDeployment extends pulumi.ComponentResource {
         this.liveVersions = summary.apply((s) =>
             Object.fromEntries(Object.entries(s?.hosts ?? {}).map(([host, h]) => [host, h.version])),
         );
-        this.registerOutputs({ version: this.version, digest: this.digest, liveVersions: this.liveVersions });
+        this.liveColours = summary.apply((s) =>
+            Object.fromEntries(
+                Object.entries(s?.hosts ?? {}).flatMap(([host, h]) => (h.colour ? [[host, h.colour]] : [])),
+            ),
+        );
+        this.registerOutputs({
+            version: this.version,
+            digest: this.digest,
+            liveVersions: this.liveVersions,
+            liveColours: this.liveColours,
+        });
     }
 }
 

@@ -226,7 +226,10 @@ export function releaseArgs(t: ReleaseTarget, s: HostReleaseSettings): string[] 
     return ["release", ...targetOptions(t), ...toolOptions(s)];
 }
 
-/** Options of the orchestrator; the SSH key comes from the environment (BLUEGREEN_SSH_KEY). */
+/** The environment variable that carries the SSH private key to the orchestrator (release-hosts). */
+export const KEY_VARIABLE = "BLUEGREEN_SSH_KEY";
+
+/** Options of the orchestrator; the SSH key comes from the environment (KEY_VARIABLE). */
 export interface OrchestratorOptions {
     readonly user: string;
     readonly hosts: readonly HostTarget[];

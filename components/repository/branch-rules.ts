@@ -1,15 +1,8 @@
 import * as github from "@pulumi/github";
 import * as pulumi from "@pulumi/pulumi";
-import { repositoryRoles } from "./github-plan";
+import { githubActionsAppId, repositoryRoles } from "./github-plan";
 
-/**
- * The GitHub Actions app's ID. A required check bound to it is satisfied only by a check run that
- * GitHub Actions reports; a commit status posted through the statuses API with the same name (by
- * anyone with write access) does not count. Verified by GitHub's own check runs:
- * `curl https://api.github.com/repos/rust-lang/rust/commits/HEAD/check-runs` reports
- * "app": {"id": 15368, "slug": "github-actions"} (rust-lang/team#2200).
- */
-export const githubActionsAppId = 15368;
+export { githubActionsAppId };
 
 /**
  * A ruleset's name on GitHub: the Pulumi project's name and what it protects. Names are unique

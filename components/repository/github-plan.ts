@@ -49,3 +49,12 @@ export function planFeatures(plan: GithubPlan, visibility: RepositoryVisibility)
  */
 export const repositoryRoles = { admin: 5, maintain: 2, write: 4 } as const;
 export type RepositoryRole = keyof typeof repositoryRoles;
+
+/**
+ * The GitHub Actions app's ID. A required check bound to it is satisfied only by a check run that
+ * GitHub Actions reports; a commit status posted through the statuses API with the same name (by
+ * anyone with write access) does not count. Verified by GitHub's own check runs:
+ * `curl https://api.github.com/repos/rust-lang/rust/commits/HEAD/check-runs` reports
+ * "app": {"id": 15368, "slug": "github-actions"} (rust-lang/team#2200).
+ */
+export const githubActionsAppId = 15368;

@@ -84,6 +84,7 @@ interface StepOptions<I> {
     readonly id?: string;
     readonly if?: Expression;
     readonly env?: Env;
+    readonly "continue-on-error"?: boolean;
     readonly with?: I;
 }
 
@@ -192,6 +193,10 @@ export interface PulumiInputs {
     readonly target?: string;
     /** Also update what depends on a target, children of a targeted component included. */
     readonly "target-dependents"?: boolean;
+    /** Policy pack directories (relative to work-dir), one a line: `--policy-pack` for each. */
+    readonly policyPacks?: string;
+    /** Fail when the preview or update would change anything (`--expect-no-changes`). */
+    readonly "expect-no-changes"?: boolean;
 }
 export const pulumiAction = (o: StepOptions<PulumiInputs>) => step(pins.pulumi, o);
 

@@ -24,7 +24,7 @@ import {
     smokeTest,
 } from "./common";
 import { bashDefaults, expr, Expression, Job, runner, secret, Step, Workflow } from "./model";
-import { workflowFileNames } from "./names";
+import { policyPackDir, workflowFileNames } from "./names";
 import { scriptText } from "./scripts";
 import { deployStacks, WorkflowRenderSettings } from "./settings";
 
@@ -358,6 +358,7 @@ function productionDeployJob(s: WorkflowRenderSettings): Job {
                     "config-map": releaseConfigMap(imageVersion, imageDigest, false),
                     diff: true,
                     "comment-on-summary": true,
+                    policyPacks: policyPackDir,
                 },
             }),
             {

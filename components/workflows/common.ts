@@ -1,6 +1,7 @@
 /** Steps and fragments shared by several workflows. */
 import { notificationsEnvironment, secretNames, variableNames } from "../credentials";
 import { configureAwsCredentials, dockerLogin, pulumiAction, setupNode, setupPython, slack } from "./actions";
+import { policyPackDir } from "./names";
 import {
     Env,
     expr,
@@ -182,6 +183,7 @@ export function pulumiUp(
             "config-map": releaseConfigMap(o.version, o.digest, true),
             target: deploymentUrn(s, o.stack),
             "target-dependents": true,
+            policyPacks: policyPackDir,
             message: expr(`format('{0}: {1}', github.workflow, ${exprBody(o.version)})`),
         },
     });

@@ -24,7 +24,7 @@ import { deployStacks, previewEnvironment } from "../credentials";
 import { checkout, pulumiAction } from "./actions";
 import { backendPermissions, pulumiEnv, pulumiLogin, pulumiProgramSetup } from "./common";
 import { bashDefaults, expr, runner, Workflow } from "./model";
-import { workflowFileNames } from "./names";
+import { policyPackDir, workflowFileNames } from "./names";
 import { scriptText } from "./scripts";
 import { WorkflowRenderSettings } from "./settings";
 
@@ -80,6 +80,7 @@ export function previewWorkflow(s: WorkflowRenderSettings): Workflow {
                             ...pulumiLogin(s),
                             "comment-on-pr": true,
                             diff: true,
+                            policyPacks: policyPackDir,
                         },
                     }),
                 ],

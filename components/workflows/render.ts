@@ -3,6 +3,7 @@ import * as YAML from "yaml";
 import { PipelineConfig } from "../../config";
 import { cdProductionWorkflow, cdStagingWorkflow } from "./cd";
 import { ciWorkflow } from "./ci";
+import { driftWorkflow } from "./drift";
 import { metricsWorkflow } from "./metrics";
 import { AcceptedFinding, isUsesStep, Job, Step, Workflow } from "./model";
 import { workflowFileNames as files, workflowPath } from "./names";
@@ -19,6 +20,7 @@ export function workflowModels(s: WorkflowRenderSettings): Record<string, Workfl
         [workflowPath(files.securityScan)]: securityScanWorkflow(s),
         [workflowPath(files.preview)]: previewWorkflow(s),
         [workflowPath(files.metrics)]: metricsWorkflow(s),
+        [workflowPath(files.drift)]: driftWorkflow(s),
     };
 }
 

@@ -1,5 +1,6 @@
 import { PipelineConfig } from "../../config";
 import { parseImageRepository } from "../deploy/registry";
+import { releaseTagPatterns } from "./names";
 
 /** What the workflow files are rendered from: the parts of the owning stack's validated config they use. */
 export interface WorkflowRenderSettings {
@@ -33,14 +34,7 @@ export interface WorkflowRenderSettings {
     readonly repository: string;
 }
 
-/**
- * The tag patterns that release to production: cd-production.yml triggers on them, and the
- * production stack's `environment.deployFrom.tags` must list the same patterns, or GitHub refuses
- * the approved deploy job (test/unit/workflows.test.ts checks the committed Pulumi.production.yaml).
- * The image tags come from these with docker/metadata-action's semver rules, so they must be
- * semver tags with a leading v.
- */
-export const releaseTagPatterns: readonly string[] = ["v*"];
+export { releaseTagPatterns };
 
 /**
  * The stacks the CD workflows deploy. Each deploys to the GitHub environment of the same name

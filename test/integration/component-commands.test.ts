@@ -83,7 +83,8 @@ describe("BlueGreenDeployment's declared commands, run for real (integration)", 
         assert.strictEqual(r.code, 0, r.stderr);
         const summary = parseSummary(r.stdout);
         assert.deepStrictEqual(summary.hosts, {
-            [rig.hosts[0].name]: { version: "1.0.0", digest: rig.appDigests["1.0.0"] },
+            // A first release starts the blue colour.
+            [rig.hosts[0].name]: { version: "1.0.0", digest: rig.appDigests["1.0.0"], colour: "blue" },
         });
         assert.strictEqual((await get(PORT, "/version")).body, "1.0.0");
     });

@@ -81,7 +81,11 @@ describe("multi-host release through the orchestrator (integration)", function (
         assert.deepStrictEqual(summary, {
             version: "1.0.0",
             digest,
-            hosts: { [hostA.name]: { version: "1.0.0", digest }, [hostB.name]: { version: "1.0.0", digest } },
+            // A first release starts the blue colour.
+            hosts: {
+                [hostA.name]: { version: "1.0.0", digest, colour: "blue" },
+                [hostB.name]: { version: "1.0.0", digest, colour: "blue" },
+            },
         });
         assert.strictEqual(await servedA(), "1.0.0");
         assert.strictEqual(await servedB(), "1.0.0");

@@ -679,6 +679,7 @@ describe("config", () => {
                     deploy: [`production/production/${n}`, `staging/staging/${n}`],
                     "deploy and preview": [
                         `production/production/${n}`,
+                        `staging/drift/${n}`,
                         `staging/preview/${n}`,
                         `staging/staging/${n}`,
                     ],

@@ -60,7 +60,7 @@ dirname "$key" > "$REC/workdir"
 env > "$REC/env"
 case "$cmd" in
     *" status"*)
-        printf '{"instance":"app","version":"1.0.0","digest":"${digestA}","image":"docker.io/acme/web-app","active":"blue","retained":null}\\n' ;;
+        printf '{"instance":"app","version":"1.0.0","digest":"${digestA}","image":"docker.io/acme/web-app","active":{"colour":"blue"},"retained":null}\\n' ;;
     *" release "*)
         if [[ -f "$REC/hang" ]]; then echo $$ > "$REC/ssh-pid"; touch "$REC/hanging"; exec sleep 30; fi
         if [[ -f "$REC/locked" ]]; then
@@ -71,7 +71,7 @@ case "$cmd" in
         for ((i = 0; i < \${#w[@]}; i++)); do
             case "\${w[i]}" in --version) v="\${w[i+1]}" ;; --digest) d="\${w[i+1]}" ;; esac
         done
-        printf '{"instance":"app","version":"%s","digest":"%s","image":"docker.io/acme/web-app","active":"green","retained":"blue"}\\n' "$v" "$d" ;;
+        printf '{"instance":"app","version":"%s","digest":"%s","image":"docker.io/acme/web-app","active":{"colour":"green"},"retained":{"colour":"blue"}}\\n' "$v" "$d" ;;
     *) exit 99 ;;
 esac
 `;
@@ -138,8 +138,8 @@ describe("deploy: the orchestrator's command, run as @pulumi/command runs it", f
             version: "2.0.0",
             digest: digestB,
             hosts: {
-                "web-1": { version: "2.0.0", digest: digestB },
-                "web-2": { version: "2.0.0", digest: digestB },
+                "web-1": { version: "2.0.0", digest: digestB, colour: "green" },
+                "web-2": { version: "2.0.0", digest: digestB, colour: "green" },
             },
         });
         const argv = r.read("argv").trim().split("\n");

@@ -45,7 +45,7 @@ describe("reachability of credentials", () => {
         for (const r of readers) assert.equal(r.environment, "production", `${r.workflow} ${r.job}`);
         assert.deepEqual(
             [...new Set(readers.map((r) => `${r.workflow} ${r.job}`))],
-            ["cd-production.yml deploy"],
+            ["cd-production.yml deploy", "drift.yml production"],
         );
     });
 
@@ -140,6 +140,8 @@ describe("reachability of credentials", () => {
             [
                 "cd-production.yml deploy: arn:aws:iam::123456789012:role/pulumi-production",
                 "cd-staging.yml deploy: arn:aws:iam::123456789012:role/pulumi-staging",
+                "drift.yml staging: arn:aws:iam::123456789012:role/pulumi-staging",
+                "drift.yml production: arn:aws:iam::123456789012:role/pulumi-production",
                 "pulumi-preview.yml preview: arn:aws:iam::123456789012:role/pulumi-staging",
             ],
         );

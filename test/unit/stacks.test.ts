@@ -194,12 +194,15 @@ describe("stacks built from their own Pulumi.<stack>.yaml", () => {
         assert.deepStrictEqual(requiredStatusChecks, ["Lint", "Test", "Build", "Security scan"]);
     });
 
-    it("declares each stack's credentials as secrets of its own environment, and staging's preview environment", () => {
+    it("declares each stack's credentials as secrets of its own environment, and staging's preview and drift environments", () => {
         const environmentObjects = (stack: (typeof stacks)[number]) =>
             githubObjects(get(stack)).filter((o) => o.startsWith("environment"));
         assert.deepStrictEqual(environmentObjects("staging"), [
+            "environment web-app drift",
             "environment web-app preview",
             "environment web-app staging",
+            "environment-secret web-app drift PULUMI_ACCESS_TOKEN",
+            "environment-secret web-app drift PULUMI_CONFIG_PASSPHRASE",
             "environment-secret web-app preview PULUMI_ACCESS_TOKEN",
             "environment-secret web-app preview PULUMI_CONFIG_PASSPHRASE",
             "environment-secret web-app staging DEPLOY_SSH_KEY",
@@ -280,10 +283,11 @@ describe("stacks built from their own Pulumi.<stack>.yaml", () => {
         );
     });
 
-    it("lets staging deploy only from develop and production only from v* tags", () => {
+    it("lets staging deploy only from develop, production only from v* tags, drift only from main", () => {
         const policies = (s: (typeof stacks)[number]) =>
             githubObjects(get(s)).filter((o) => o.startsWith("deployment-policy"));
         assert.deepStrictEqual(policies("staging"), [
+            "deployment-policy web-app drift main",
             "deployment-policy web-app preview refs/pull/*/merge",
             "deployment-policy web-app staging develop",
         ]);

@@ -203,7 +203,8 @@ describe("WorkflowFiles", () => {
         const rendered = renderStack("production");
         const r = await deliver({}, rendered);
         const committed = r.mocks.ofType(types.file);
-        assert.equal(committed.length, 6);
+        assert.equal(committed.length, Object.keys(rendered).length);
+        assert.equal(committed.length, 7);
         for (const f of committed) assert.equal(f.inputs.content, rendered[String(f.inputs.file)]);
     });
 });

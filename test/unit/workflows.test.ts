@@ -64,11 +64,11 @@ const usesOf = (w: ParsedWorkflow, action: string) =>
 
 describe("workflow files", () => {
     describe("what each stack commits", () => {
-        it("renders all six workflows for the stack that owns the repository-wide objects, none for the other", () => {
+        it("renders all seven workflows for the stack that owns the repository-wide objects, none for the other", () => {
             const byStack = renderedByStack();
             assert.deepEqual(
                 Object.keys(byStack.production).sort(),
-                [production, staging, ci, preview, scan, metrics].sort(),
+                [production, staging, ci, preview, scan, metrics, ".github/workflows/drift.yml"].sort(),
             );
             assert.deepEqual(byStack.staging, {});
         });
@@ -141,6 +141,7 @@ describe("workflow files", () => {
             [`${preview}#preview`]: ["pull-requests"],
             [`${scan}#image`]: ["security-events"],
             [`${scan}#dependencies`]: ["security-events"],
+            [".github/workflows/drift.yml#issues"]: ["issues"],
         };
 
         it("declares read-only permissions for every workflow and explicit permissions for every job", () => {
@@ -242,7 +243,11 @@ describe("workflow files", () => {
                     }
                 }
             }
-            assert.equal(seen, 3, "the preview, the staging deploy and the production deploy");
+            assert.equal(
+                seen,
+                5,
+                "the preview, the staging deploy, the production deploy and the drift checks of both stacks",
+            );
         });
 
         it("pushes images only from jobs bound to an environment, so a push needs that environment's credentials", () => {

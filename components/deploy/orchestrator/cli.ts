@@ -11,7 +11,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import type { HostTarget } from "../host-commands";
-import { BATCH_SIZE_MAX } from "../host-commands";
+import { BATCH_SIZE_MAX, KEY_VARIABLE } from "../host-commands";
 import { hostPatterns } from "../patterns";
 import { canaryRelease } from "./canary";
 import type { CanarySettings } from "./canary-settings";
@@ -22,8 +22,7 @@ import { SshTransport } from "./ssh";
 
 export const PROG = "release-hosts";
 
-/** The environment variable that may carry the SSH private key. */
-export const KEY_VARIABLE = "BLUEGREEN_SSH_KEY";
+export { KEY_VARIABLE };
 
 export const USAGE = `Usage:
   ${PROG} --user USER --host 'NAME ADDRESS PORT KEYTYPE KEY' [--host ...]

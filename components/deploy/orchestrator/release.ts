@@ -232,7 +232,7 @@ export async function releaseHosts(
     }
 
     // 3. What serves now, per host, from each release's own summary line.
-    const hosts: Record<string, { version: string; digest: string }> = {};
+    const hosts: ReleaseSummary["hosts"] = {};
     for (const host of plan.hosts) {
         const lines = (outputs.get(host.name) ?? "").split("\n").filter((l) => l.startsWith("{"));
         const s = readBack(host, "release", lines[lines.length - 1] ?? "");
@@ -242,7 +242,7 @@ export async function releaseHosts(
                 EXIT.hostReport,
             );
         }
-        hosts[host.name] = { version: s.version, digest: s.digest };
+        hosts[host.name] = { version: s.version, digest: s.digest, ...(s.active && { colour: s.active }) };
     }
     log(`all ${plan.hosts.length} host(s) serve ${target.version}`);
     return { version: target.version, digest: target.digest, hosts };

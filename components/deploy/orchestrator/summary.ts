@@ -15,12 +15,21 @@ const reported = (pattern: RegExp) =>
         .nullish()
         .transform((v) => v ?? "");
 
+/** The colours a host runs the app in (host/bluegreen: blue and green containers). */
+export const colours = ["blue", "green"] as const;
+export type Colour = (typeof colours)[number];
+
 /** A host's status line, as `bluegreen status` prints it (fields not listed here are ignored). */
 export const hostStatusSchema = z.object({
     instance: z.string().regex(hostPatterns.instance),
     version: reported(hostPatterns.version),
     digest: reported(hostPatterns.digest),
     image: reported(hostPatterns.image),
+    /** The colour the proxy sends requests to ("" when the instance serves nothing yet). */
+    active: z
+        .object({ colour: z.enum(colours) })
+        .nullish()
+        .transform((a) => a?.colour ?? ""),
 });
 
 /** What one host serves, as it reported it ("" everywhere when it serves nothing yet). */
@@ -77,6 +86,8 @@ export const releaseSummarySchema = z.object({
         z.object({
             version: z.string().regex(hostPatterns.version),
             digest: z.string().regex(hostPatterns.digest),
+            /** The colour serving after the release (summaries of earlier releases have none). */
+            colour: z.enum(colours).optional(),
         }),
     ),
 });
