@@ -8,14 +8,15 @@
  * reviewer approves, and the job approves once per release.
  */
 import { hostPatterns } from "../deploy/patterns";
-import { variableNames, deployHostVariableName, secretNames } from "../credentials";
-import { buildPush, checkout, createAppToken, metadata, pulumiAction, setupBuildx } from "./actions";
+import { variableNames, deployHostVariableName } from "../credentials";
+import { buildPush, checkout, metadata, pulumiAction, setupBuildx } from "./actions";
 import {
     backendPermissions,
     deployEnv,
     pulumiLogin,
     installPulumi,
     notifyJob,
+    previewAppToken,
     pulumiEnv,
     pulumiProgramSetup,
     pulumiUp,
@@ -23,7 +24,7 @@ import {
     releaseConfigMap,
     smokeTest,
 } from "./common";
-import { bashDefaults, expr, Expression, Job, runner, secret, Step, Workflow } from "./model";
+import { bashDefaults, expr, Expression, Job, runner, Step, Workflow } from "./model";
 import { policyPackDir, workflowFileNames } from "./names";
 import { scriptText } from "./scripts";
 import { deployStacks, WorkflowRenderSettings } from "./settings";
@@ -333,20 +334,7 @@ function productionDeployJob(s: WorkflowRenderSettings): Job {
                 cache: false,
             }),
             releaseSummaryStep(s, stack),
-            createAppToken({
-                name: "Mint a read-only GitHub App token for the preview",
-                id: "app-token",
-                env: { APP_PRIVATE_KEY: secret(secretNames.githubAppPrivateKey) },
-                with: {
-                    "client-id": expr(`vars.${variableNames.githubAppClientId}`),
-                    "private-key": expr("env.APP_PRIVATE_KEY"),
-                    owner: s.owner,
-                    repositories: s.repository,
-                    // The preview reads the workflow files and looks up reviewer teams; nothing else.
-                    "permission-contents": "read",
-                    "permission-members": "read",
-                },
-            }),
+            previewAppToken(s),
             pulumiAction({
                 name: "pulumi preview (the whole stack)",
                 env: { ...deployEnv(s), GITHUB_TOKEN: expr("steps.app-token.outputs.token") },

@@ -1,6 +1,14 @@
 /** Steps and fragments shared by several workflows. */
 import { notificationsEnvironment, secretNames, variableNames } from "../credentials";
-import { configureAwsCredentials, dockerLogin, pulumiAction, setupNode, setupPython, slack } from "./actions";
+import {
+    configureAwsCredentials,
+    createAppToken,
+    dockerLogin,
+    pulumiAction,
+    setupNode,
+    setupPython,
+    slack,
+} from "./actions";
 import { policyPackDir } from "./names";
 import {
     Env,
@@ -35,6 +43,27 @@ export function pythonSetup(s: WorkflowRenderSettings): Step[] {
             run: `python -m pip install ${s.requirements.map((r) => `-r ${r}`).join(" ")}`,
         },
     ];
+}
+
+/**
+ * A GitHub App token (step id `app-token`) for a whole-stack preview: it reads the workflow files
+ * and looks up reviewer teams, nothing else. The App's key is production's secret, so only jobs
+ * bound to production can mint it.
+ */
+export function previewAppToken(s: WorkflowRenderSettings): Step {
+    return createAppToken({
+        name: "Mint a read-only GitHub App token for the preview",
+        id: "app-token",
+        env: { APP_PRIVATE_KEY: secret(secretNames.githubAppPrivateKey) },
+        with: {
+            "client-id": expr(`vars.${variableNames.githubAppClientId}`),
+            "private-key": expr("env.APP_PRIVATE_KEY"),
+            owner: s.owner,
+            repositories: s.repository,
+            "permission-contents": "read",
+            "permission-members": "read",
+        },
+    });
 }
 
 /**

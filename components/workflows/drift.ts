@@ -18,10 +18,10 @@
  *   hand: scripts/drift.sh production.
  * - the issues job holds no secret and is the only one with issues: write.
  */
-import { deployStacks, driftEnvironment, secretNames, variableNames } from "../credentials";
-import { checkout, createAppToken, pulumiAction } from "./actions";
-import { backendPermissions, pulumiEnv, pulumiLogin, pulumiProgramSetup } from "./common";
-import { bashDefaults, expr, Job, runner, secret, Step, Workflow } from "./model";
+import { deployStacks, driftEnvironment } from "../credentials";
+import { checkout, pulumiAction } from "./actions";
+import { backendPermissions, previewAppToken, pulumiEnv, pulumiLogin, pulumiProgramSetup } from "./common";
+import { bashDefaults, expr, Job, runner, Step, Workflow } from "./model";
 import { policyPackDir } from "./names";
 import { scriptText } from "./scripts";
 import { WorkflowRenderSettings } from "./settings";
@@ -39,21 +39,7 @@ function driftJob(s: WorkflowRenderSettings, stack: string): Job {
     const production = stack === deployStacks.production;
     const steps: Step[] = [checkout(), ...pulumiProgramSetup(s, { cache: false })];
     if (production) {
-        steps.push(
-            createAppToken({
-                name: "Mint a read-only GitHub App token for the preview",
-                id: "app-token",
-                env: { APP_PRIVATE_KEY: secret(secretNames.githubAppPrivateKey) },
-                with: {
-                    "client-id": expr(`vars.${variableNames.githubAppClientId}`),
-                    "private-key": expr("env.APP_PRIVATE_KEY"),
-                    owner: s.owner,
-                    repositories: s.repository,
-                    "permission-contents": "read",
-                    "permission-members": "read",
-                },
-            }),
-        );
+        steps.push(previewAppToken(s));
     }
     steps.push(
         pulumiAction({

@@ -16,6 +16,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
+import { isolateLocalStack } from "../../testkit/local-stack";
 import { asHostUser, ensureRig, get, Rig, run, Result, startLoad } from "../../testkit/rig";
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -23,19 +24,6 @@ const PORT = 18610; // the proxy's port in the copy's Pulumi.local.yaml
 const INSTANCE = "e2e"; // the app's instance on the host, apart from the local stack's
 
 /** Gives the copy's local stack its own instance and ports, apart from a local stack that is up. */
-function isolate(project: string): void {
-    const file = path.join(project, "Pulumi.local.yaml");
-    const doc = YAML.parseDocument(fs.readFileSync(file, "utf8"));
-    const deploy = ["config", "cicd-pipeline:deploy"];
-    doc.setIn([...deploy, "instance"], INSTANCE);
-    doc.setIn([...deploy, "publicPort"], PORT);
-    doc.setIn([...deploy, "bluePort"], PORT + 1);
-    doc.setIn([...deploy, "greenPort"], PORT + 2);
-    doc.setIn([...deploy, "metricsPort"], PORT + 5);
-    doc.setIn(["config", "cicd-pipeline:environment", "url"], `http://127.0.0.1:${PORT}`);
-    fs.writeFileSync(file, doc.toString());
-}
-
 describe("the local stack through the real Pulumi engine (e2e)", function () {
     this.timeout(300_000);
     let rig: Rig;
@@ -111,7 +99,7 @@ describe("the local stack through the real Pulumi engine (e2e)", function () {
             filter: (src) => !/(^|\/)(node_modules|\.git)$/.test(path.relative(ROOT, src)),
         });
         fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(project, "node_modules"));
-        isolate(project);
+        isolateLocalStack(project, INSTANCE, PORT);
         env = {
             ...process.env,
             CICD_LOCAL_STATE: path.join(work, "state"),

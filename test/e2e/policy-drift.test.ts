@@ -2,7 +2,7 @@
  * The policy pack and the hosts' drift check through the real Pulumi engine on the local stack.
  *
  * In a temporary copy of the project (node_modules linked) with its own state directory, whose
- * stack releases its own instance on its own ports (18910-18912), like local-stack.test.ts:
+ * stack releases its own instance on its own ports (18910-18912, metrics on 18915), like local-stack.test.ts:
  *
  * 1. `pulumi preview --policy-pack policy` of the stack as committed: exit 0, the pack ran;
  * 2. a copy whose host has no pinned key and which passes the deploy key on as plain text:
@@ -15,7 +15,7 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import * as YAML from "yaml";
+import { isolateLocalStack } from "../../testkit/local-stack";
 import { ensureRig, Rig, run, Result } from "../../testkit/rig";
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -23,18 +23,6 @@ const PORT = 18910;
 const INSTANCE = "policy";
 const RELEASE_URN =
     "urn:pulumi:local::cicd-pipeline::cicd:deploy:BlueGreenDeployment$command:local:Command::local-release";
-
-function isolate(project: string): void {
-    const file = path.join(project, "Pulumi.local.yaml");
-    const doc = YAML.parseDocument(fs.readFileSync(file, "utf8"));
-    const deploy = ["config", "cicd-pipeline:deploy"];
-    doc.setIn([...deploy, "instance"], INSTANCE);
-    doc.setIn([...deploy, "publicPort"], PORT);
-    doc.setIn([...deploy, "bluePort"], PORT + 1);
-    doc.setIn([...deploy, "greenPort"], PORT + 2);
-    doc.setIn(["config", "cicd-pipeline:environment", "url"], `http://127.0.0.1:${PORT}`);
-    fs.writeFileSync(file, doc.toString());
-}
 
 describe("the policy pack and drift detection through the real Pulumi engine (e2e)", function () {
     this.timeout(600_000);
@@ -66,7 +54,7 @@ describe("the policy pack and drift detection through the real Pulumi engine (e2
             filter: (src) => !/(^|\/)(node_modules|\.git)$/.test(path.relative(ROOT, src)),
         });
         fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(work, "node_modules"));
-        isolate(work);
+        isolateLocalStack(work, INSTANCE, PORT);
         env = {
             ...process.env,
             CICD_LOCAL_STATE: path.join(tmp, "state"),
