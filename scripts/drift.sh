@@ -41,4 +41,4 @@ fi
 export BLUEGREEN_SSH_KEY
 
 printf '{"config": %s, "outputs": %s}\n' "$config" "$outputs" |
-    node_modules/.bin/ts-node --transpile-only scripts/drift.ts "$stack"
+    node --require esbuild-register scripts/drift.ts "$stack"

@@ -15,6 +15,9 @@ import * as assert from "assert";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { releaseHosts } from "../../components/deploy/orchestrator/release";
+import { SshTransport } from "../../components/deploy/orchestrator/ssh";
+import { planOf } from "../../scripts/drift";
 import { isolateLocalStack } from "../../testkit/local-stack";
 import { ensureRig, Rig, run, Result } from "../../testkit/rig";
 
@@ -127,9 +130,6 @@ describe("the policy pack and drift detection through the real Pulumi engine (e2
 
         // By hand: the orchestrator, outside Pulumi, with the deploy key, releases 2.0.0.
         const config = JSON.parse((await pulumi("config --json", "config", "--json")).stdout);
-        const { planOf } = await import("../../scripts/drift");
-        const { releaseHosts } = await import("../../components/deploy/orchestrator/release");
-        const { SshTransport } = await import("../../components/deploy/orchestrator/ssh");
         const plan = planOf("local", config);
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), "drift-hand-"));
         try {

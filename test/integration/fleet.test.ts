@@ -81,7 +81,10 @@ describe("a fleet of 20 hosts, in batches of 5, through the orchestrator (integr
         assert.deepStrictEqual(parseSummary(r.stdout), {
             version: "2.0.0",
             digest,
-            hosts: Object.fromEntries(members.map((m) => [m.host.name, { version: "2.0.0", digest }])),
+            // Each host's first release (1.0.0, in before) went to blue; 2.0.0 went to green.
+            hosts: Object.fromEntries(
+                members.map((m) => [m.host.name, { version: "2.0.0", digest, colour: "green" }]),
+            ),
         });
         assert.deepStrictEqual(await served(), Array(HOSTS).fill("2.0.0"));
         const entries = logs().map((e, i) => e.slice(since[i].length));
