@@ -13,10 +13,9 @@
 import * as assert from "assert";
 import autocannon from "autocannon";
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
-import { isolateLocalStack } from "../../testkit/local-stack";
+import { copyLocalStack } from "../../testkit/local-stack";
 import { asHostUser, ensureRig, get, Rig, run, Result, startLoad } from "../../testkit/rig";
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -92,22 +91,7 @@ describe("the local stack through the real Pulumi engine (e2e)", function () {
         );
 
         statusBefore = await gitStatus();
-        work = fs.mkdtempSync(path.join(os.tmpdir(), "cicd-e2e-"));
-        const project = path.join(work, "project");
-        fs.cpSync(ROOT, project, {
-            recursive: true,
-            filter: (src) => !/(^|\/)(node_modules|\.git)$/.test(path.relative(ROOT, src)),
-        });
-        fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(project, "node_modules"));
-        isolateLocalStack(project, INSTANCE, PORT);
-        env = {
-            ...process.env,
-            CICD_LOCAL_STATE: path.join(work, "state"),
-            // The copy is not beside shared/ as the checkout is: provide-engine.sh finds the
-            // vendored source snapshots where the checkout's would.
-            CICD_VENDOR_DIR: process.env.CICD_VENDOR_DIR ?? path.resolve(ROOT, "..", "shared", "vendor"),
-        };
-        work = project;
+        ({ project: work, env } = copyLocalStack(ROOT, "cicd-e2e-", INSTANCE, PORT));
 
         const started = Date.now();
         const engine = await run(path.join(work, "scripts/provide-engine.sh"), [], { env });

@@ -18,7 +18,7 @@ import * as path from "path";
 import { releaseHosts } from "../../components/deploy/orchestrator/release";
 import { SshTransport } from "../../components/deploy/orchestrator/ssh";
 import { planOf } from "../../scripts/drift";
-import { isolateLocalStack } from "../../testkit/local-stack";
+import { copyLocalStack } from "../../testkit/local-stack";
 import { ensureRig, Rig, run, Result } from "../../testkit/rig";
 
 const ROOT = path.resolve(__dirname, "..", "..");
@@ -50,19 +50,7 @@ describe("the policy pack and drift detection through the real Pulumi engine (e2
         if (typeof r === "string") throw new Error(`the e2e tests cannot run: ${r}`);
         rig = r;
         assert.strictEqual(await instanceContainers(), "", `the host already runs instance ${INSTANCE}`);
-        const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "cicd-policy-"));
-        work = path.join(tmp, "project");
-        fs.cpSync(ROOT, work, {
-            recursive: true,
-            filter: (src) => !/(^|\/)(node_modules|\.git)$/.test(path.relative(ROOT, src)),
-        });
-        fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(work, "node_modules"));
-        isolateLocalStack(work, INSTANCE, PORT);
-        env = {
-            ...process.env,
-            CICD_LOCAL_STATE: path.join(tmp, "state"),
-            CICD_VENDOR_DIR: process.env.CICD_VENDOR_DIR ?? path.resolve(ROOT, "..", "shared", "vendor"),
-        };
+        ({ project: work, env } = copyLocalStack(ROOT, "cicd-policy-", INSTANCE, PORT));
         const up = await sh("scripts/local-up.sh 1.0.0", "scripts/local-up.sh", ["1.0.0"]);
         assert.strictEqual(up.code, 0, up.stderr + up.stdout);
     });
