@@ -3,9 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import type { RawConfig } from "./types";
-
-/** The project's folder, where Pulumi.yaml and the stack files are. */
-const projectDir = path.resolve(__dirname, "..");
+import { projectDir } from "../project";
 
 /**
  * Reads a committed Pulumi.<stack>.yaml as the runtime would see it: objects as JSON, `secure:`

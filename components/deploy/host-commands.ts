@@ -12,6 +12,7 @@ import { hostDefaults, hostLimits, hostToolPath } from "./host-facts";
 import { hostPatterns, ownerPattern } from "./patterns";
 import type { CanarySettings } from "./orchestrator/canary-settings";
 import { canarySettingsSchema } from "./orchestrator/canary-settings";
+import { projectDir } from "../../project";
 
 const { port, lockTimeoutSeconds: lockTimeout } = hostLimits;
 
@@ -23,9 +24,9 @@ export const TOOL_PATH = hostToolPath;
  */
 export const TOOL_COMMAND = "bluegreen";
 /** The gate's source, which a host's admin installs once (scripts/host-setup.sh). */
-export const GATE_SOURCE = path.join(__dirname, "host", "bluegreen-gate");
+export const GATE_SOURCE = path.join(projectDir, "components", "deploy", "host", "bluegreen-gate");
 /** The host tool's source. */
-export const TOOL_SOURCE = path.join(__dirname, "host", "bluegreen");
+export const TOOL_SOURCE = path.join(projectDir, "components", "deploy", "host", "bluegreen");
 
 const patterns = hostPatterns;
 

@@ -9,9 +9,10 @@
  */
 import * as fs from "fs";
 import * as path from "path";
+import { projectDir } from "../../project";
 
 /** Where the script files are. */
-export const scriptsDir = path.join(__dirname, "scripts");
+export const scriptsDir = path.join(projectDir, "components", "workflows", "scripts");
 
 /** black's pragmas, which a script may need where the rendered text must keep its layout. */
 const formatterPragmas = new Set(["# fmt: off", "# fmt: on"]);

@@ -10,8 +10,8 @@
  * - The key is never a word of the command: only the secret environment carries it, and the
  *   orchestrator removes it from its own environment before starting ssh.
  * - It runs on the Node that runs the Pulumi program (`node` on PATH). The text is plain CommonJS,
- *   bundled from the TypeScript sources here at program start by esbuild (which also loads the
- *   program: Pulumi.yaml's `--require esbuild-register`), so it does not depend on Node's type
+ *   bundled from the TypeScript sources here at program start by esbuild (which also bundles the
+ *   program itself: program-loader.js), so it does not depend on Node's type
  *   stripping nor on `--input-type=module-typescript` (which cannot import the shared modules from
  *   stdin). The shared modules (patterns.ts, host-commands.ts, summary.ts) are in the bundle, so
  *   the orchestrator and the component judge every value by the same code.
@@ -24,9 +24,10 @@
  */
 import { buildSync } from "esbuild";
 import * as path from "path";
+import { projectDir } from "../../../project";
 
 /** The directory the orchestrator's modules are named from (components/deploy). */
-const ROOT = path.resolve(__dirname, "..");
+const ROOT = path.join(projectDir, "components", "deploy");
 
 let cached: string | undefined;
 
