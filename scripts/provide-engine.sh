@@ -55,27 +55,30 @@ case "${1:-}" in
     *) die "unknown argument $(printf '%q' "$1"); usage: scripts/provide-engine.sh [--versions]" ;;
 esac
 
-# npm_version NAME: the version of npm package NAME that the project pins, or nothing.
-npm_version() {
-    local name="$1"
+# npm_versions NAME...: the version of each npm package NAME that the project pins, one line each
+# (empty when unknown); one node for all.
+npm_versions() {
     command -v node >/dev/null || return 0
     (cd "$ROOT" && node -e '
         const fs = require("fs");
-        const name = process.argv[1];
-        let v = "";
-        try {
-            const lock = JSON.parse(fs.readFileSync("package-lock.json", "utf8"));
-            v = ((lock.packages || {})["node_modules/" + name] || {}).version || "";
-        } catch (e) {}
-        if (!v) {
+        const read = (file) => {
             try {
-                const pkg = JSON.parse(fs.readFileSync("package.json", "utf8"));
+                return JSON.parse(fs.readFileSync(file, "utf8"));
+            } catch (e) {
+                return {};
+            }
+        };
+        const lock = read("package-lock.json").packages || {};
+        const pkg = read("package.json");
+        for (const name of process.argv.slice(1)) {
+            let v = (lock["node_modules/" + name] || {}).version || "";
+            if (!v) {
                 v = ({ ...pkg.devDependencies, ...pkg.dependencies })[name] || "";
                 v = /^[~^=]?\d+\.\d+\.\d+$/.test(v) ? v.replace(/^[~^=]/, "") : "";
-            } catch (e) {}
+            }
+            console.log(v);
         }
-        process.stdout.write(v);
-    ' "$name" 2>/dev/null) || true
+    ' "$@" 2>/dev/null) || true
 }
 
 # gomod_version MODULE_DIR MODULE: the version of MODULE required in MODULE_DIR/go.mod.
@@ -96,8 +99,8 @@ snapshot_version() {
     printf '%s\n' "${f##*-}"
 }
 
-SDK_VERSION="$(npm_version @pulumi/pulumi)"
-COMMAND_VERSION="$(npm_version @pulumi/command)"
+SDK_VERSION="" COMMAND_VERSION=""
+{ read -r SDK_VERSION && read -r COMMAND_VERSION; } < <(npm_versions @pulumi/pulumi @pulumi/command) || true
 [[ -n "$SDK_VERSION" && -n "$COMMAND_VERSION" ]] ||
     die "cannot read the versions of @pulumi/pulumi and @pulumi/command from package-lock.json (is node on PATH?)"
 PULUMI_HOME_DIR="${PULUMI_HOME:-$HOME/.pulumi}"
@@ -299,7 +302,8 @@ wrapper="#!/bin/sh
 # provide-engine.sh wrapper: the Pulumi CLI built from source, with its own plugins.
 PULUMI_HOME=\"\${PULUMI_ENGINE_HOME:-$HOME_DIR}\" exec \"$LIBEXEC/pulumi\" \"\$@\"
 "
-if [[ "$(cat "$BIN/pulumi" 2>/dev/null || true)" != "$wrapper" ]]; then
+# (The comparison drops the newline $(...) strips, so an unchanged wrapper is not rewritten.)
+if [[ "$(cat "$BIN/pulumi" 2>/dev/null || true)" != "${wrapper%$'\n'}" ]]; then
     printf '%s' "$wrapper" >"$BIN/pulumi.tmp"
     chmod 755 "$BIN/pulumi.tmp"
     mv -f "$BIN/pulumi.tmp" "$BIN/pulumi"
@@ -327,5 +331,6 @@ else
     log "command plugin: pulumi-resource-command $COMMAND_VERSION built from $COMMAND_SNAPSHOT"
 fi
 
-log "pulumi $(PULUMI_SKIP_UPDATE_CHECK=true "$BIN/pulumi" version) in $BIN"
+# The version the stamp of $LIBEXEC/pulumi holds (its build set it): no run of the CLI just to log it.
+log "pulumi v$CLI_VERSION in $BIN"
 finish "$BIN" "$LIBEXEC/pulumi-language-nodejs" "${user:-$plugin_dir/pulumi-resource-command}"
