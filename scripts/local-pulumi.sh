@@ -60,21 +60,29 @@ if [[ ! -f "$STATE/backend/.pulumi/stacks/cicd-pipeline/$STACK.json" ]] &&
     pulumi --cwd "$init" stack init "$STACK" --secrets-provider passphrase --no-select >&2
 fi
 
-# The commands that read stack config get the machine's copy, brought up to date first (rewritten
-# only when the committed file or the rig changed); every command gets the stack.
+# The commands that read stack config get the machine's copy, rebuilt when what it is made from
+# changed: the committed file, the rig's description, the script that merges them, the deploy key
+# (config.inputs holds the key's path and the sha256 of all four); every command gets the stack.
 extra=(--stack "$STACK")
 case "$1" in
     up | update | preview | destroy | refresh | config)
         extra+=(--config-file "$CONFIG_FILE")
-        (cd "$ROOT" && node --require esbuild-register scripts/local-stack-config.ts \
-            --committed "$ROOT/Pulumi.$STACK.yaml" --rig "$RIG_JSON" --out "$CONFIG_FILE") ||
-            die "cannot write $CONFIG_FILE"
-        key_file="$(node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).privateKeyFile)' "$RIG_JSON")"
-        key_sum="$(sha256sum "$key_file" | cut -d' ' -f1)"
-        if ! grep -q "^  cicd-pipeline:deploySshKey:" "$CONFIG_FILE" ||
-            [[ "$(cat "$STATE/deploy-key.sha256" 2>/dev/null || true)" != "$key_sum" ]]; then
-            pulumi --cwd "$ROOT" config set --stack "$STACK" --config-file "$CONFIG_FILE" --secret deploySshKey <"$key_file"
-            printf '%s\n' "$key_sum" >"$STATE/deploy-key.sha256"
+        inputs_of() { cat "$ROOT/Pulumi.$STACK.yaml" "$RIG_JSON" "$ROOT/scripts/local-stack-config.ts" "$1" | sha256sum | cut -d' ' -f1; }
+        key_file="" inputs=""
+        read -r key_file inputs 2>/dev/null <"$STATE/config.inputs" || true
+        if [[ -z "$key_file" || ! -f "$key_file" || "$(inputs_of "$key_file")" != "$inputs" ]] ||
+            ! grep -q "^  cicd-pipeline:deploySshKey:" "$CONFIG_FILE"; then
+            (cd "$ROOT" && node --require esbuild-register scripts/local-stack-config.ts \
+                --committed "$ROOT/Pulumi.$STACK.yaml" --rig "$RIG_JSON" --out "$CONFIG_FILE") ||
+                die "cannot write $CONFIG_FILE"
+            key_file="$(node -e 'process.stdout.write(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).privateKeyFile)' "$RIG_JSON")"
+            key_sum="$(sha256sum "$key_file" | cut -d' ' -f1)"
+            if ! grep -q "^  cicd-pipeline:deploySshKey:" "$CONFIG_FILE" ||
+                [[ "$(cat "$STATE/deploy-key.sha256" 2>/dev/null || true)" != "$key_sum" ]]; then
+                pulumi --cwd "$ROOT" config set --stack "$STACK" --config-file "$CONFIG_FILE" --secret deploySshKey <"$key_file"
+                printf '%s\n' "$key_sum" >"$STATE/deploy-key.sha256"
+            fi
+            printf '%s %s\n' "$key_file" "$(inputs_of "$key_file")" >"$STATE/config.inputs"
         fi
         ;;
 esac
