@@ -38,23 +38,27 @@ if [[ -z "$version" ]]; then
     version="${version:-1.0.0}"
 fi
 
-# The version is looked up as data here, and judged by the program's config validation
-# (config/release.ts, with patterns.ts's pattern) before anything is released.
+# The version's digest is looked up as data here, and judged by the program's config validation
+# (config/release.ts, with patterns.ts's pattern) before anything is released. The URL is the one
+# the stack declares (environment.url, which the stack outputs as environmentUrl).
 # shellcheck disable=SC2016 # JavaScript, not shell
-digest="$(node -e '
-    const rig = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-    const d = rig.appDigests[process.argv[2]];
-    if (!d) {
-        console.error(`no test image ${process.argv[2]}; the rig has: ${Object.keys(rig.appDigests).join(", ")}`);
+facts="$(cd "$ROOT" && node -e '
+    const fs = require("fs");
+    const [rigFile, version, stackFile] = process.argv.slice(1);
+    const rig = JSON.parse(fs.readFileSync(rigFile, "utf8"));
+    const digest = rig.appDigests[version];
+    if (!digest) {
+        console.error(`no test image ${version}; the rig has: ${Object.keys(rig.appDigests).join(", ")}`);
         process.exit(1);
     }
-    process.stdout.write(d);
-' "$RIG_JSON" "$version")" || die "cannot find the digest of $version"
+    const stack = require("yaml").parse(fs.readFileSync(stackFile, "utf8"));
+    console.log(digest, stack.config["cicd-pipeline:environment"].url);
+' "$RIG_JSON" "$version" "$ROOT/Pulumi.local.yaml")" || die "cannot find the digest of $version"
+read -r digest url <<<"$facts"
 
 # --skip-preview: with --yes nobody reads a preview, and the update runs the same program and
 # checks; skipping it saves a whole program run. `scripts/local-pulumi.sh preview` shows one.
 "$ROOT/scripts/local-pulumi.sh" up --yes --skip-preview --config "version=$version" --config "digest=$digest"
 
-url="$("$ROOT/scripts/local-pulumi.sh" stack output environmentUrl 2>/dev/null)"
 served="$(curl -fsS -m 5 "$url/version")" || die "$url/version does not answer"
 printf 'local stack: %s serves %s\n' "$url" "$served"
