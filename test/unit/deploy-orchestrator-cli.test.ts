@@ -146,14 +146,17 @@ describe("deploy: the orchestrator's command, run as @pulumi/command runs it", f
         const argv = r.read("argv").trim().split("\n");
         assert.strictEqual(argv.length, 4, "two status checks, two releases");
         const workDir = r.read("workdir").trim();
+        // The two checks run at once, so they are recorded in either order; the releases, one batch after the other.
+        const check = (address: string) => argv.slice(0, 2).find((l) => l.includes(` ${address} -- `)) ?? "";
         assert.strictEqual(
-            argv[0],
+            check("10.0.0.1"),
             `-F /dev/null -n -o ControlMaster=auto -o ControlPath=${workDir}/%C -o ControlPersist=60 ` +
                 `-o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=${workDir}/known_hosts ` +
                 "-o GlobalKnownHostsFile=/dev/null -o IdentitiesOnly=yes -o ConnectTimeout=10 -o ServerAliveInterval=15 " +
                 `-o ServerAliveCountMax=4 -o LogLevel=ERROR -i ${workDir}/key -p 22 -l deploy 10.0.0.1 -- bluegreen status`,
         );
-        assert.match(argv[1], /-p 2222 -l deploy 10\.0\.0\.2 -- bluegreen status$/);
+        assert.match(check("10.0.0.2"), /-p 2222 -l deploy 10\.0\.0\.2 -- bluegreen status$/);
+        assert.match(argv[2], /10\.0\.0\.1 -- bluegreen release --image /);
         assert.match(
             argv[3],
             /10\.0\.0\.2 -- bluegreen release --image docker\.io\/acme\/web-app --version 2\.0\.0 /,
