@@ -128,13 +128,29 @@ digest_of() {
     return 0
 }
 
+# The registry's URL of the manifest of IMAGE (REGISTRY/REPOSITORY:TAG).
+manifest_url() {
+    local repo="${1%:*}"
+    printf 'http://%s/v2/%s/manifests/%s\n' "$REGISTRY_ADDR" "${repo#*/}" "${1##*:}"
+}
+
+# Which of IMAGES... the registry holds (PUSHED[manifest URL]=1): one curl asks for all at once.
+declare -A PUSHED=()
+read_pushed() {
+    local args=() image url code
+    for image in "$@"; do args+=(-o /dev/null "$(manifest_url "$image")"); done
+    while read -r url code; do
+        [[ "$code" == 200 ]] && PUSHED[$url]=1
+    done < <(curl -sS --no-progress-meter --parallel --head -w '%{url} %{http_code}\n' \
+        -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' "${args[@]}" || true)
+}
+
 # Whether IMAGE (a tag) is built from SOURCE (a hash) and pushed: then it need not be built again.
 up_to_date() {
     local image="$1" source="$2" repo="${1%:*}" tag="${1##*:}"
     local known="${KNOWN[$image]:-}"
     [[ -n "$known" && "${known%%|*}" == "$source" ]] || return 1
-    curl -fsS -o /dev/null -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
-        "http://$REGISTRY_ADDR/v2/${repo#*/}/manifests/$tag" || return 1
+    [[ -n "${PUSHED[$(manifest_url "$image")]:-}" ]] || return 1
     # A release's image pruning may have dropped the local digest reference; a pull restores it.
     if [[ -z "$(digest_of "$image" "$repo")" ]]; then
         quiet docker pull "$image"
@@ -201,6 +217,7 @@ versions=(1.0.0:ok 2.0.0:ok 2.1.0:ok 3.0.0-unhealthy:unhealthy 4.0.0-smokefail:s
 images=("$PROXY_REPO:2.6")
 for spec in "${versions[@]}"; do images+=("$APP_REPO:${spec%%:*}"); done
 read_images "${images[@]}"
+read_pushed "${images[@]}"
 images_json=""
 for spec in "${versions[@]}"; do
     build_app "${spec%%:*}" "${spec##*:}"
