@@ -12,6 +12,9 @@
  *
  *   switches=N switch_s=S release_s=R ratio=S/R
  *
+ * With --phases (`npm run bench:switch -- 6 --phases`), three more switches, each with the engine's
+ * log, print before it where the time of `pulumi up` goes (phasesOf).
+ *
  * S and R are medians. Needs the rig (root on Debian), like scripts/local-up.sh; a first run
  * brings the stack up at 1.0.0 before measuring. It leaves the stack one version on from where it
  * found it.
@@ -48,10 +51,12 @@ async function localUp(version: string): Promise<number> {
 }
 
 async function main(): Promise<void> {
-    const n = Number(process.argv[2] ?? 6);
+    const args = process.argv.slice(2);
+    const phases = args.includes("--phases");
+    const n = Number(args.find((a) => a !== "--phases") ?? 6);
     if (!Number.isInteger(n) || n < 3 || n % VERSIONS.length !== 0)
         throw new Error(
-            `the number of switches must be a multiple of ${VERSIONS.length}, not ${process.argv[2]}`,
+            `the number of switches must be a multiple of ${VERSIONS.length}, not ${args.join(" ")}`,
         );
 
     const current = await run(path.join(ROOT, "scripts/local-pulumi.sh"), ["stack", "output", "version"]);
@@ -88,11 +93,81 @@ async function main(): Promise<void> {
         releases.push(release);
         from = to;
     }
+    if (phases) {
+        const runs: Record<string, number>[] = [];
+        for (let i = 0; i < VERSIONS.length; i++) {
+            const to = VERSIONS[(VERSIONS.indexOf(from) + 1) % VERSIONS.length];
+            runs.push(await phasesOf(rig, to));
+            from = to;
+        }
+        const names = Object.keys(runs[0]);
+        console.log(
+            `phases (median of ${runs.length}, seconds): ` +
+                names.map((k) => `${k}=${median(runs.map((p) => p[k])).toFixed(2)}`).join(" "),
+        );
+    }
     const s = median(switches);
     const r = median(releases);
     console.log(
         `switches=${n} switch_s=${s.toFixed(2)} release_s=${r.toFixed(2)} ratio=${(s / r).toFixed(2)}`,
     );
+}
+
+/**
+ * Where the time of `pulumi up` goes: one switch to `version` by scripts/local-pulumi.sh (the
+ * `pulumi up` of local-up.sh, without the rig check) with the engine's log (-v=7 --logflow, which
+ * itself costs a little), split at the first log line of each step:
+ *   wrappers_cli:  local-pulumi.sh (Node.js, engine, the machine's config) and the CLI's start;
+ *   engine:        the CLI until it runs the program (language host, plugins, state);
+ *   node_sdk:      Node.js and the Pulumi SDK until the stack registers;
+ *   program:       the program until its first resource;
+ *   to_release:    its resources until the engine creates the release;
+ *   orchestrator:  the orchestrator's start and the hosts' check, until it releases;
+ *   release:       the release (the host-side release and its SSH round trip);
+ *   end:           the update's end, until the CLI exits.
+ */
+async function phasesOf(rig: Rig, version: string): Promise<Record<string, number>> {
+    const steps: [string, RegExp][] = [
+        ["wrappers_cli", /^Pulumi$/],
+        ["engine", /^langhost\[nodejs\]\.Run\(/],
+        ["node_sdk", /^ResourceMonitor\.RegisterResource received: t=pulumi:pulumi:Stack/],
+        ["program", /^ResourceMonitor\.RegisterResource received: t=(?!pulumi:pulumi:Stack)/],
+        ["to_release", /^Provider\[.*\]\.Create\(.*command:local:Command::.*-release\) executing/],
+        ["orchestrator", /release-hosts: releasing /],
+        ["release", /^Provider\[.*\]\.Create\(.*command:local:Command::.*-release\) success/],
+    ];
+    const started = Date.now();
+    const r = await run(path.join(ROOT, "scripts/local-pulumi.sh"), [
+        "up",
+        "--yes",
+        "--skip-preview",
+        "--config",
+        `version=${version}`,
+        "--config",
+        `digest=${rig.appDigests[version]}`,
+        "-v=7",
+        "--logtostderr",
+        "--logflow",
+    ]);
+    const ended = Date.now();
+    if (r.code !== 0) throw new Error(`pulumi up of ${version} failed:\n${r.stdout}\n${r.stderr}`);
+    const seen = new Map<string, number>();
+    for (const line of r.stderr.split("\n")) {
+        if (!line.startsWith("{")) continue;
+        const { time, msg } = JSON.parse(line) as { time: string; msg?: string };
+        const step = steps.find(([name, re]) => !seen.has(name) && re.test(msg ?? ""));
+        if (step) seen.set(step[0], Date.parse(time));
+    }
+    const out: Record<string, number> = {};
+    let from = started;
+    for (const [name] of steps) {
+        const at = seen.get(name);
+        if (at === undefined) throw new Error(`the engine's log of ${version} has no line for ${name}`);
+        out[name] = (at - from) / 1000;
+        from = at;
+    }
+    out.end = (ended - from) / 1000;
+    return out;
 }
 
 main().catch((e: unknown) => {
