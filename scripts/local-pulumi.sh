@@ -71,7 +71,7 @@ case "$1" in
         key_file="" inputs=""
         read -r key_file inputs 2>/dev/null <"$STATE/config.inputs" || true
         if [[ -z "$key_file" || ! -f "$key_file" || "$(inputs_of "$key_file")" != "$inputs" ]] ||
-            ! grep -q "^  cicd-pipeline:deploySshKey:" "$CONFIG_FILE"; then
+            ! grep -qs "^  cicd-pipeline:deploySshKey:" "$CONFIG_FILE"; then
             (cd "$ROOT" && node --require esbuild-register scripts/local-stack-config.ts \
                 --committed "$ROOT/Pulumi.$STACK.yaml" --rig "$RIG_JSON" --out "$CONFIG_FILE") ||
                 die "cannot write $CONFIG_FILE"
