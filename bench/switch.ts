@@ -13,13 +13,15 @@
  *   switches=N switch_s=S release_s=R ratio=S/R
  *
  * With --phases (`npm run bench:switch -- 6 --phases`), three more switches, each with the engine's
- * log, print before it where the time of `pulumi up` goes (phasesOf).
+ * log, print before it where the time of `pulumi up` goes (phasesOf), and what `pulumi up` of an
+ * empty program takes with the same engine (emptyProgramUp).
  *
  * S and R are medians. Needs the rig (root on Debian), like scripts/local-up.sh; a first run
  * brings the stack up at 1.0.0 before measuring. It leaves the stack one version on from where it
  * found it.
  */
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import * as YAML from "yaml";
 import { history, Rig, run } from "../testkit/rig";
@@ -105,6 +107,9 @@ async function main(): Promise<void> {
             `phases (median of ${runs.length}, seconds): ` +
                 names.map((k) => `${k}=${median(runs.map((p) => p[k])).toFixed(2)}`).join(" "),
         );
+        console.log(
+            `engine floor (median of 5, seconds): empty_program_up=${(await emptyProgramUp()).toFixed(2)}`,
+        );
     }
     const s = median(switches);
     const r = median(releases);
@@ -174,3 +179,44 @@ main().catch((e: unknown) => {
     console.error(e instanceof Error ? e.message : e);
     process.exit(1);
 });
+
+/**
+ * What the engine costs whatever the program: the median of 5 `pulumi up` runs, with nothing to
+ * change, of a program that only loads the SDK, with the same engine, Node.js and SDK as the local
+ * stack (its own project and file backend in a temporary directory).
+ */
+async function emptyProgramUp(): Promise<number> {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cicd-empty-program-"));
+    try {
+        fs.writeFileSync(path.join(dir, "Pulumi.yaml"), "name: empty\nruntime: nodejs\nmain: index.js\n");
+        fs.writeFileSync(path.join(dir, "index.js"), 'require("@pulumi/pulumi");\n');
+        fs.symlinkSync(path.join(ROOT, "node_modules"), path.join(dir, "node_modules"));
+        const tool = async (script: string) => {
+            const r = await run(path.join(ROOT, "scripts", script), []);
+            if (r.code !== 0) throw new Error(`scripts/${script} failed: ${r.stderr}`);
+            return r.stdout.trim();
+        };
+        const env = {
+            ...process.env,
+            PATH: `${await tool("provide-engine.sh")}:${await tool("provide-node.sh")}:${process.env.PATH}`,
+            PULUMI_BACKEND_URL: `file://${dir}/state`,
+            PULUMI_CONFIG_PASSPHRASE: "empty",
+            PULUMI_SKIP_UPDATE_CHECK: "true",
+            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+        };
+        fs.mkdirSync(path.join(dir, "state"));
+        const pulumi = async (...args: string[]) => {
+            const started = Date.now();
+            const r = await run("pulumi", ["--cwd", dir, ...args], { env });
+            if (r.code !== 0) throw new Error(`pulumi ${args.join(" ")} failed:\n${r.stdout}\n${r.stderr}`);
+            return (Date.now() - started) / 1000;
+        };
+        await pulumi("stack", "init", "empty", "--secrets-provider", "passphrase");
+        await pulumi("up", "--yes", "--skip-preview");
+        const times: number[] = [];
+        for (let i = 0; i < 5; i++) times.push(await pulumi("up", "--yes", "--skip-preview"));
+        return median(times);
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+}
