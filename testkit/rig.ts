@@ -246,6 +246,13 @@ export function instanceStateDir(rig: Rig, instance: string): string {
     return path.join(hostHome(rig), ".local/state/bluegreen", instance);
 }
 
+/** The ids of the containers the tool labelled as `instance`'s, one per line ("" when there are none). */
+export async function instanceContainers(instance: string): Promise<string> {
+    return (
+        await run("docker", ["ps", "-aq", "--filter", `label=bluegreen.instance=${instance}`])
+    ).stdout.trim();
+}
+
 /** Stops every instance this run created (containers are named by the tests' prefix). */
 export async function removeInstances(prefix: string): Promise<void> {
     const ps = await run("docker", ["ps", "-aq", "--filter", `name=^${prefix}`]);

@@ -16,7 +16,16 @@ import * as fs from "fs";
 import * as path from "path";
 import * as YAML from "yaml";
 import { copyLocalStack } from "../../testkit/local-stack";
-import { asHostUser, ensureRig, get, Rig, run, Result, startLoad } from "../../testkit/rig";
+import {
+    asHostUser,
+    ensureRig,
+    get,
+    instanceContainers,
+    Rig,
+    run,
+    Result,
+    startLoad,
+} from "../../testkit/rig";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const PORT = 18610; // the proxy's port in the copy's Pulumi.local.yaml
@@ -73,10 +82,6 @@ describe("the local stack through the real Pulumi engine (e2e)", function () {
             "--config",
             `digest=${rig.appDigests[version]}`,
         );
-    const instanceContainers = async () =>
-        (
-            await run("docker", ["ps", "-aq", "--filter", `label=bluegreen.instance=${INSTANCE}`])
-        ).stdout.trim();
 
     before(async function () {
         this.timeout(1_200_000);
@@ -85,7 +90,7 @@ describe("the local stack through the real Pulumi engine (e2e)", function () {
         if (typeof r === "string") throw new Error(`the e2e tests cannot run: ${r}`);
         rig = r;
         assert.strictEqual(
-            await instanceContainers(),
+            await instanceContainers(INSTANCE),
             "",
             `the host already runs instance ${INSTANCE} (a local stack is up?); take it down first: npm run local:down`,
         );
@@ -108,7 +113,7 @@ describe("the local stack through the real Pulumi engine (e2e)", function () {
 
     after(async function () {
         this.timeout(300_000);
-        if (work && (await instanceContainers()) !== "") {
+        if (work && (await instanceContainers(INSTANCE)) !== "") {
             await run(path.join(work, "scripts/local-pulumi.sh"), ["destroy", "--yes"], { env });
         }
         if (work) fs.rmSync(path.dirname(work), { recursive: true, force: true });
@@ -286,7 +291,7 @@ describe("the local stack through the real Pulumi engine (e2e)", function () {
     it("destroy leaves the host clean: no container, network or state of the instance", async () => {
         const r = await pulumi("pulumi destroy", "destroy", "--yes");
         assert.strictEqual(r.code, 0, r.stderr + r.stdout);
-        assert.strictEqual(await instanceContainers(), "");
+        assert.strictEqual(await instanceContainers(INSTANCE), "");
         assert.notStrictEqual((await run("docker", ["network", "inspect", `${INSTANCE}-net`])).code, 0);
         const state = await asHostUser(rig, `test ! -e .local/state/bluegreen/${INSTANCE}`);
         assert.strictEqual(state.code, 0, "the instance's state directory is still on the host");

@@ -19,7 +19,7 @@ import { releaseHosts } from "../../components/deploy/orchestrator/release";
 import { SshTransport } from "../../components/deploy/orchestrator/ssh";
 import { planOf } from "../../scripts/drift";
 import { copyLocalStack } from "../../testkit/local-stack";
-import { ensureRig, Rig, run, Result } from "../../testkit/rig";
+import { ensureRig, instanceContainers, Rig, run, Result } from "../../testkit/rig";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const PORT = 18910;
@@ -39,17 +39,17 @@ describe("the policy pack and drift detection through the real Pulumi engine (e2
         return r;
     };
     const pulumi = (label: string, ...args: string[]) => sh(label, "scripts/local-pulumi.sh", args);
-    const instanceContainers = async () =>
-        (
-            await run("docker", ["ps", "-aq", "--filter", `label=bluegreen.instance=${INSTANCE}`])
-        ).stdout.trim();
 
     before(async function () {
         this.timeout(1_200_000);
         const r = await ensureRig();
         if (typeof r === "string") throw new Error(`the e2e tests cannot run: ${r}`);
         rig = r;
-        assert.strictEqual(await instanceContainers(), "", `the host already runs instance ${INSTANCE}`);
+        assert.strictEqual(
+            await instanceContainers(INSTANCE),
+            "",
+            `the host already runs instance ${INSTANCE}`,
+        );
         ({ project: work, env } = copyLocalStack(ROOT, "cicd-policy-", INSTANCE, PORT));
         const up = await sh("scripts/local-up.sh 1.0.0", "scripts/local-up.sh", ["1.0.0"]);
         assert.strictEqual(up.code, 0, up.stderr + up.stdout);
@@ -61,7 +61,7 @@ describe("the policy pack and drift detection through the real Pulumi engine (e2
         for (const f of ["components/deploy/deploy-host.ts", "index.ts"]) {
             fs.copyFileSync(path.join(ROOT, f), path.join(work, f));
         }
-        if ((await instanceContainers()) !== "") await pulumi("pulumi destroy", "destroy", "--yes");
+        if ((await instanceContainers(INSTANCE)) !== "") await pulumi("pulumi destroy", "destroy", "--yes");
         fs.rmSync(path.dirname(work), { recursive: true, force: true });
     });
 

@@ -9,6 +9,7 @@ import {
     bluegreen,
     get,
     installTool,
+    instanceContainers,
     onHost,
     ownImage,
     removeInstances,
@@ -44,10 +45,6 @@ describe("bluegreen uninstall (integration)", function () {
         assert.strictEqual(r.code, 0, r.stderr);
     }
 
-    const containersOf = async (instance: string) =>
-        (
-            await run("docker", ["ps", "-aq", "--filter", `label=bluegreen.instance=${instance}`])
-        ).stdout.trim();
     const networkExists = async (name: string) =>
         (await run("docker", ["network", "inspect", name])).code === 0;
     /** Whether a shell line succeeds as the deploy user on the host (run by its admin, not the key). */
@@ -65,14 +62,14 @@ describe("bluegreen uninstall (integration)", function () {
         await release(a, 18550, own["1.0.0"]);
         await release(a, 18550, own["2.0.0"]);
         await release(b, 18560, own["1.0.0"]);
-        assert.strictEqual((await containersOf(a)).split("\n").length, 3, "blue, green and the proxy");
+        assert.strictEqual((await instanceContainers(a)).split("\n").length, 3, "blue, green and the proxy");
 
         const r = await onHost(rig, rig.hosts[0], uninstallCommand({ instance: a, lockTimeoutSeconds: 10 }));
         assert.strictEqual(r.code, 0, r.stderr);
         assert.match(r.stderr, new RegExp(`uninstalled instance ${a}: container ${a}-`));
         assert.match(r.stderr, /keeping \/home\/\S+\/\.local\/bin\/bluegreen: other instances keep state/);
 
-        assert.strictEqual(await containersOf(a), "");
+        assert.strictEqual(await instanceContainers(a), "");
         assert.ok(!(await networkExists(`${a}-net`)), "the instance's network is gone");
         assert.ok(!(await onHostOk(`test -e .local/state/bluegreen/${a}`)), "the instance's state is gone");
         // 2.0.0 was released only by this instance; 1.0.0 still runs in the other one.
@@ -81,7 +78,7 @@ describe("bluegreen uninstall (integration)", function () {
         assert.strictEqual((await run("docker", ["image", "inspect", image("1.0.0")])).code, 0);
 
         assert.strictEqual((await get(18560, "/version")).body, "1.0.0", "the other instance still serves");
-        assert.strictEqual((await containersOf(b)).split("\n").length, 2);
+        assert.strictEqual((await instanceContainers(b)).split("\n").length, 2);
         assert.ok(await onHostOk("test -x .local/bin/bluegreen"), "the tool stays for the other instance");
 
         const again = await onHost(rig, rig.hosts[0], uninstallCommand({ instance: a }));
@@ -97,7 +94,7 @@ describe("bluegreen uninstall (integration)", function () {
         // The old resource installed it; the renamed one claims it before the old one's delete runs.
         assert.strictEqual((await claim("production-web-1")).code, 0);
         assert.strictEqual((await claim("production-web-1.example.com-22")).code, 0);
-        const before = await containersOf(d);
+        const before = await instanceContainers(d);
 
         const stale = await onHost(
             rig,
@@ -109,7 +106,7 @@ describe("bluegreen uninstall (integration)", function () {
             stale.stderr,
             /not uninstalling instance bgun-d: it belongs to production-web-1\.example\.com-22 now/,
         );
-        assert.strictEqual(await containersOf(d), before, "nothing was removed");
+        assert.strictEqual(await instanceContainers(d), before, "nothing was removed");
         assert.strictEqual((await get(18580, "/version")).body, "1.0.0", "the app still serves");
 
         const owned = await onHost(
@@ -118,7 +115,7 @@ describe("bluegreen uninstall (integration)", function () {
             uninstallCommand({ instance: d, owner: "production-web-1.example.com-22" }),
         );
         assert.strictEqual(owned.code, 0, owned.stderr);
-        assert.strictEqual(await containersOf(d), "");
+        assert.strictEqual(await instanceContainers(d), "");
     });
 
     it("removes the tool itself once no instance keeps state on the host", async () => {
@@ -138,7 +135,7 @@ describe("bluegreen uninstall (integration)", function () {
         assert.match(r.stderr, /removed \/tmp\/bgun-tool\/bluegreen/);
         assert.ok(!(await onHostOk(`test -e ${tool}`)), "the tool is gone");
         assert.ok(!(await onHostOk(`test -e ${dir}/state/bluegreen`)), "the state root is gone");
-        assert.strictEqual(await containersOf(c), "");
+        assert.strictEqual(await instanceContainers(c), "");
         await asHostUser(rig, `rm -rf ${dir}`);
     });
 });
